@@ -1,0 +1,1 @@
+"""ocfgen: one cluster description to checked configuration (CIB, corosync, units, ...)."""

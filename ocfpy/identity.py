@@ -1,0 +1,100 @@
+"""Who a process is: pid, start time and boot, read from /proc without psutil.
+
+A pid alone is not an identity: after a crash the number can be reused by any other process.
+The start time (in clock ticks since boot) and the boot id together name one process for its
+whole life, so an agent never signals or reports on somebody else's process.
+"""
+
+import os
+
+
+def boot_id():
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+class ProcStat:
+    """The fields of /proc/PID/stat an agent needs."""
+
+    __slots__ = ("pid", "state", "ppid", "pgrp", "session", "start_ticks")
+
+    def __init__(self, pid, state, ppid, pgrp, session, start_ticks):
+        self.pid, self.state, self.ppid = pid, state, ppid
+        self.pgrp, self.session, self.start_ticks = pgrp, session, start_ticks
+
+    @property
+    def alive(self):
+        """Running, sleeping or stopped; a zombie or a dead task is gone."""
+        return self.state not in ("Z", "X", "x")
+
+
+def read_stat(pid):
+    """ProcStat of `pid`, or None when there is no such process."""
+    try:
+        with open(f"/proc/{int(pid)}/stat", "rb") as f:
+            data = f.read()
+    except (OSError, ValueError):
+        return None
+    # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
+    fields = data[data.rfind(b")") + 2:].split()
+    try:
+        return ProcStat(
+            int(pid), fields[0].decode(), int(fields[1]), int(fields[2]), int(fields[3]),
+            int(fields[19]),
+        )
+    except (IndexError, ValueError):
+        return None
+
+
+class Identity:
+    """One process for its whole life: pid + start time + boot."""
+
+    __slots__ = ("pid", "start_ticks", "boot")
+
+    def __init__(self, pid, start_ticks, boot):
+        self.pid, self.start_ticks, self.boot = int(pid), int(start_ticks), boot
+
+    @classmethod
+    def of(cls, pid):
+        """The identity of the live process `pid`, or None."""
+        stat = read_stat(pid)
+        if stat is None or not stat.alive:
+            return None
+        return cls(pid, stat.start_ticks, boot_id())
+
+    def stat(self):
+        """This process's ProcStat while it lives; None once it is gone or the pid was reused."""
+        stat = read_stat(self.pid)
+        if stat is None or stat.start_ticks != self.start_ticks or not stat.alive:
+            return None
+        if self.boot and self.boot != boot_id():
+            return None
+        return stat
+
+    def alive(self):
+        return self.stat() is not None
+
+    def __eq__(self, other):
+        return isinstance(other, Identity) and (self.pid, self.start_ticks, self.boot) == (
+            other.pid, other.start_ticks, other.boot
+        )
+
+    def __hash__(self):
+        return hash((self.pid, self.start_ticks, self.boot))
+
+    def __repr__(self):
+        return f"Identity(pid={self.pid}, start={self.start_ticks})"
+
+
+def all_stats():
+    """ProcStat of every process on this host (a /proc scan; for stop, not for monitor)."""
+    stats = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            stat = read_stat(entry)
+            if stat is not None:
+                stats.append(stat)
+    return stats

@@ -1,0 +1,123 @@
+"""Install the agents where Pacemaker looks: /usr/lib/ocf/resource.d/ocfpy/<agent>.
+
+Each agent is a tiny script whose interpreter runs isolated (-I -S): no site-packages scan and
+no .pth files, which halves interpreter start-up on the monitor path. The script therefore names
+the directory that holds the ocfpy package itself.
+"""
+
+import argparse
+import os
+import sys
+
+from . import __version__, catalogue
+
+PROVIDER_DIR = "/usr/lib/ocf/resource.d/ocfpy"
+MARKER = "# ocfpy agent entry point"
+
+TEMPLATE = """#!{python} -IS
+{marker}: ocf:ocfpy:{name}, ocfpy {version}. Rewritten by `ocfpy-agents install`.
+import sys
+sys.path.insert(0, {site!r})
+from {module} import {attribute} as agent
+sys.exit(agent.main())
+"""
+
+
+class InstallError(Exception):
+    pass
+
+
+def package_site():
+    """The directory that holds the installed ocfpy package (and its agents subpackage)."""
+    import ocfpy
+    import ocfpy.agents
+
+    site = os.path.dirname(os.path.dirname(os.path.abspath(ocfpy.__file__)))
+    agents_dir = os.path.dirname(os.path.abspath(ocfpy.agents.__file__))
+    if agents_dir != os.path.join(site, "ocfpy", "agents"):
+        raise InstallError(
+            f"ocfpy.agents lives in {agents_dir}, outside {site}/ocfpy (an editable install?); "
+            "agents run isolated and need a regular install: pip install ."
+        )
+    return site
+
+
+def entry_script(name, python, site):
+    module, attribute = catalogue.AGENTS[name]
+    return TEMPLATE.format(python=python, marker=MARKER, name=name, version=__version__,
+                           site=site, module=module, attribute=attribute)
+
+
+def _is_ours(path):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            f.readline()
+            return f.readline().startswith(MARKER)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+
+
+def install(root="/", python=None, site=None, directory=PROVIDER_DIR, names=None):
+    """Write the entry scripts; return their paths. Never replaces a file it did not write."""
+    python = python or sys.executable
+    site = site or package_site()
+    target = os.path.join(root, directory.lstrip("/"))
+    os.makedirs(target, mode=0o755, exist_ok=True)
+    written = []
+    for name in names or catalogue.names():
+        path = os.path.join(target, name)
+        if not _is_ours(path):
+            raise InstallError(f"{path} exists and was not written by ocfpy; not replacing it")
+        temporary = f"{path}.{os.getpid()}.tmp"
+        with open(temporary, "w") as f:
+            f.write(entry_script(name, python, site))
+        os.chmod(temporary, 0o755)
+        os.replace(temporary, path)
+        written.append(path)
+    return written
+
+
+def uninstall(root="/", directory=PROVIDER_DIR):
+    target = os.path.join(root, directory.lstrip("/"))
+    removed = []
+    for name in catalogue.names():
+        path = os.path.join(target, name)
+        if os.path.exists(path) and _is_ours(path):
+            os.unlink(path)
+            removed.append(path)
+    return removed
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="ocfpy-agents",
+                                     description="Install ocfpy's OCF agents for Pacemaker.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add = sub.add_parser("install", help="write /usr/lib/ocf/resource.d/ocfpy/<agent>")
+    add.add_argument("--root", default="/", help="install below this root (packaging)")
+    add.add_argument("--python", help="interpreter for the scripts (default: this one)")
+    add.add_argument("--site", help="directory holding the ocfpy package (default: this one's)")
+    add.add_argument("--dir", default=PROVIDER_DIR, help="provider directory")
+    remove = sub.add_parser("uninstall", help="remove the scripts ocfpy wrote")
+    remove.add_argument("--root", default="/")
+    remove.add_argument("--dir", default=PROVIDER_DIR)
+    sub.add_parser("list", help="list the agents")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "install":
+            for path in install(args.root, args.python, args.site, args.dir):
+                print(path)
+        elif args.command == "uninstall":
+            for path in uninstall(args.root, args.dir):
+                print(f"removed {path}")
+        else:
+            print("\n".join(f"ocf:ocfpy:{name}" for name in catalogue.names()))
+    except (InstallError, OSError) as exc:
+        print(f"ocfpy-agents: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

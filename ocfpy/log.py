@@ -1,0 +1,73 @@
+"""Logging as ocf_log does it: HA_LOGFILE, HA_DEBUGLOG when HA_debug is on, syslog through
+HA_LOGFACILITY, and stderr when none of them is set. Every line carries the agent and instance.
+"""
+
+import os
+import sys
+import time
+
+LEVELS = ("debug", "info", "warning", "error", "critical")
+_SYSLOG_PRIORITY = {"debug": 7, "info": 6, "warning": 4, "error": 3, "critical": 2}
+
+
+def _debug_enabled(value):
+    return (value or "").strip().lower() in ("1", "yes", "true", "on", "y")
+
+
+class Logger:
+    def __init__(self, agent_name, instance, environ):
+        self.tag = f"{agent_name}({instance or 'unknown'})[{os.getpid()}]"
+        self.logfile = environ.get("HA_LOGFILE") or ""
+        self.debuglog = environ.get("HA_DEBUGLOG") or ""
+        self.facility = environ.get("HA_LOGFACILITY") or ""
+        if self.facility.lower() == "none":
+            self.facility = ""
+        self.debug_on = _debug_enabled(environ.get("HA_debug"))
+
+    def debug(self, message):
+        if self.debug_on:
+            self._emit("debug", message)
+
+    def info(self, message):
+        self._emit("info", message)
+
+    def warning(self, message):
+        self._emit("warning", message)
+
+    def error(self, message):
+        self._emit("error", message)
+
+    def _emit(self, level, message):
+        text = " ".join(str(message).split())
+        line = f"{self.tag}: {level.upper()}: {text}"
+        written = False
+        if self.facility:
+            written = self._syslog(level, line)
+        target = self.debuglog if level == "debug" and self.debuglog else self.logfile
+        if target:
+            written = self._append(target, line) or written
+        if not written:
+            sys.stderr.write(line + "\n")
+
+    def _syslog(self, level, line):
+        import syslog
+
+        facility = getattr(syslog, "LOG_" + self.facility.upper(), None)
+        if facility is None:
+            return False
+        syslog.openlog(facility=facility)
+        syslog.syslog(_SYSLOG_PRIORITY[level], line)
+        return True
+
+    @staticmethod
+    def _append(path, line):
+        stamp = time.strftime("%b %d %H:%M:%S")
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o640)
+        except OSError:
+            return False
+        try:
+            os.write(fd, f"{stamp} {line}\n".encode("utf-8", "replace"))
+        finally:
+            os.close(fd)
+        return True

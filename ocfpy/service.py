@@ -1,0 +1,118 @@
+"""A service that is one process (and its session) recorded in an ocfpy pidfile.
+
+The daemon agent and the domain agents that run a foreground process (procServ -f, a JVM,
+omniNames) share this: launch and record the identity, tell whether it still lives, and stop
+it with escalation inside the stop timeout.
+"""
+
+import os
+import time
+
+from . import pidfile
+from .codes import OCF, OCFError
+
+RUN_DIR = "/run/ocfpy"
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# What a service inherits from the agent's environment; everything else it is given explicitly.
+INHERITED = ("PATH", "LANG", "LC_ALL", "TZ")
+
+
+def default_pidfile(agent_name, instance):
+    safe = (instance or "default").replace("/", "_")
+    return f"{RUN_DIR}/{agent_name}/{safe}.pid"
+
+
+def base_environment(environ):
+    env = {name: environ[name] for name in INHERITED if environ.get(name)}
+    env.setdefault("PATH", DEFAULT_PATH)
+    return env
+
+
+def find_executable(command, path):
+    """The absolute path of `command` (searched on `path` unless it has a slash), or None."""
+    candidates = [command] if "/" in command else [
+        os.path.join(directory, command) for directory in path.split(":") if directory
+    ]
+    for candidate in candidates:
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+class PidfileService:
+    def __init__(self, path, log):
+        self.path = path
+        self.log = log
+
+    def check_usable(self):
+        """Raise OCFError(ERR_INSTALLED) if this node cannot keep our pidfile at `path`."""
+        directory = os.path.dirname(self.path) or "."
+        if self.path.startswith(RUN_DIR + "/"):
+            os.makedirs(directory, mode=0o755, exist_ok=True)
+        if not os.path.isdir(directory):
+            raise OCFError(OCF.ERR_INSTALLED, f"pidfile directory {directory} does not exist")
+        try:
+            pidfile.read(self.path)
+        except pidfile.ForeignFileError as exc:
+            raise OCFError(OCF.ERR_INSTALLED, f"{exc}; refusing to overwrite it") from None
+
+    def leader(self):
+        """The recorded process while it lives, else None. A foreign file means: not ours."""
+        try:
+            recorded = pidfile.read(self.path)
+        except pidfile.ForeignFileError as exc:
+            self.log.warning(f"{exc}: treating the service as not running")
+            return None
+        if recorded is None or not recorded.alive():
+            return None
+        return recorded
+
+    def launch(self, agent, argv, *, settle, cwd="/", umask=0o022, user="", env=None,
+               logfile="/dev/null"):
+        """Start argv detached, record it, and make sure it survives `settle` seconds."""
+        from .process import SpawnError, spawn
+
+        self.check_usable()
+        try:
+            identity, child = spawn(argv, cwd=cwd, umask=umask, user=user, env=env,
+                                    logfile=logfile)
+        except SpawnError as exc:
+            raise OCFError(OCF.ERR_GENERIC, str(exc)) from None
+        try:
+            pidfile.write(self.path, identity)
+        except (OSError, pidfile.ForeignFileError) as exc:
+            self._abandon(agent, identity)
+            raise OCFError(OCF.ERR_GENERIC, f"cannot write pidfile {self.path}: {exc}") from None
+        settle_until = min(time.monotonic() + settle, agent.deadline)
+        while time.monotonic() < settle_until and child.poll() is None:
+            time.sleep(0.02)
+        status = child.poll()
+        if status is not None:
+            self._abandon(agent, identity)
+            how = f"was killed by signal {-status}" if status < 0 else f"exited with status {status}"
+            raise OCFError(OCF.ERR_GENERIC, f"{argv[0]} {how} during start (log: {logfile})")
+        self.log.info(f"started {argv[0]} as pid {identity.pid}")
+        return identity
+
+    def _abandon(self, agent, identity):
+        """Clean up after a start that failed: nothing of it may stay behind."""
+        self.terminate(agent, leader=identity)
+
+    def terminate(self, agent, *, stop_signal=15, kill_after=0, leader=None):
+        """Stop the recorded process and its session; kill_after 0 means half the time left."""
+        from .process import terminate
+
+        if leader is None:
+            try:
+                leader = pidfile.read(self.path)
+            except pidfile.ForeignFileError as exc:
+                self.log.warning(f"{exc}: leaving it alone; nothing of ours is recorded there")
+                return
+        if leader is not None:
+            now = time.monotonic()
+            grace = kill_after if kill_after > 0 else max(0.0, agent.deadline - now) / 2
+            left = terminate(leader, stop_signal=stop_signal, kill_at=min(now + grace,
+                             agent.deadline), give_up_at=agent.deadline, log=self.log)
+            if left:
+                raise OCFError(OCF.ERR_GENERIC, f"processes {left} survived SIGKILL")
+        pidfile.remove(self.path)
