@@ -26,6 +26,8 @@ def read(path):
         raise ForeignFileError(f"{path}: cannot be opened as a pidfile ({exc.strerror})") from None
     try:
         data = os.read(fd, 4096)
+    except OSError as exc:  # a directory, a FIFO with no writer, ...
+        raise ForeignFileError(f"{path}: cannot be read as a pidfile ({exc.strerror})") from None
     finally:
         os.close(fd)
     return _parse(path, data)
