@@ -129,12 +129,13 @@ class DaemonAgent(Agent):
 
         argv = shlex.split(self.params.monitor_command)
         _, env = self._argv_and_env()
+        budget = max(0.5, self.remaining())
         try:
             done = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL,
-                                  capture_output=True, timeout=max(0.5, self.remaining()))
+                                  capture_output=True, timeout=budget)
         except subprocess.TimeoutExpired:
-            raise OCFError(OCF.ERR_GENERIC, f"monitor_command did not answer within "
-                                            f"{self.remaining():.0f}s") from None
+            raise OCFError(OCF.ERR_GENERIC,
+                           f"monitor_command did not answer within {budget:.1f}s") from None
         except OSError as exc:
             raise OCFError(OCF.ERR_GENERIC, f"monitor_command cannot run: {exc.strerror}") from None
         if done.returncode != 0:

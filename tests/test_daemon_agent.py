@@ -266,3 +266,32 @@ def test_logging_goes_to_ha_logfile_tagged_with_the_instance(scratch):
     assert "daemon(web)[" in text and "INFO: started" in text
     assert "monitor returned SUCCESS" in (tmp_path / "debug.log").read_text()
     assert sys.executable  # the agent ran under its own interpreter, not ours
+
+
+def test_syslog_through_ha_logfacility(scratch):
+    """HA_LOGFACILITY sends the agent's lines to syslog (/dev/log), tagged and with the facility."""
+    import socket
+
+    if os.path.exists("/dev/log"):
+        pytest.skip("a syslog daemon owns /dev/log here; this test needs to be the listener")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind("/dev/log")
+    listener.settimeout(5)
+    try:
+        params = daemon_params(scratch)
+        extra = {"HA_LOGFACILITY": "local3"}
+        assert run_agent("daemon", "start", instance="sys", params=params, extra=extra).rc == 0
+        datagrams = []
+        while True:
+            try:
+                datagrams.append(listener.recv(4096).decode())
+            except socket.timeout:
+                break
+            if any("INFO: started" in d for d in datagrams) and len(datagrams) >= 2:
+                break
+    finally:
+        listener.close()
+        os.unlink("/dev/log")
+    started = [d for d in datagrams if "daemon(sys)[" in d and "INFO: started" in d]
+    assert started, datagrams
+    assert started[0].startswith(f"<{19 * 8 + 6}>")  # facility local3, priority info
