@@ -2,6 +2,12 @@
 
 AGENTS = {
     "daemon": ("ocfpy.agents.daemon", "DaemonAgent"),
+    "epics-ioc": ("ocfpy.agents.epics_ioc", "EpicsIocAgent"),
+    "archiver": ("ocfpy.agents.archiver", "ArchiverAgent"),
+    "acs-services": ("ocfpy.agents.acs_services", "AcsServicesAgent"),
+    "acs-container": ("ocfpy.agents.acs_container", "AcsContainerAgent"),
+    "ducc-head": ("ocfpy.agents.ducc_head", "DuccHeadAgent"),
+    "ducc-agent": ("ocfpy.agents.ducc_agent", "DuccAgentAgent"),
 }
 
 

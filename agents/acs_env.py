@@ -1,0 +1,233 @@
+"""What the ACS agents share: an instance's fixed ports, the ACS environment, the commands.
+
+ACS (ALMA Common Software) numbers its instances: instance N uses the ports 3000 + 100*N onwards
+(Manager +0, NameService +1, ...; containers +50..+100) and keeps its lock directory
+$ACS_TMP/ACS_INSTANCE.N. The acsstartup scripts are found on $INTROOT/bin:$ACSROOT/bin, and a
+site's environment file (e.g. .bash_profile.acs) may be sourced before each of them.
+"""
+
+import os
+
+from ocfpy.codes import OCF, OCFError
+from ocfpy.params import Parameter, absolute_path
+
+# Offsets from 3000 + 100*N, as ACS's acsstartup assigns them.
+SERVICE_OFFSETS = {
+    "manager": 0, "naming": 1, "notify": 2, "logging": 3, "ifr": 4, "logging_notify": 5,
+    "archive_notify": 6, "alarm_notify": 7, "acs_log": 11, "cdb": 12, "alarm": 13,
+}
+CONTAINER_OFFSETS = (50, 100)  # containers: base+50 .. base+100 inclusive
+# Fixed, instance-independent daemons (acsContainerDaemon, acsServicesDaemon).
+DAEMON_PORTS = {"container_daemon": 2970, "services_daemon": 2980}
+MAX_INSTANCE = 99
+MARKER = "OCFPY_RESOURCE"
+
+
+def base_port(instance):
+    return 3000 + 100 * int(instance)
+
+
+def ports(instance):
+    """{name: port} of ACS instance `instance`: the services and the container range bounds."""
+    base = base_port(instance)
+    table = {name: base + offset for name, offset in SERVICE_OFFSETS.items()}
+    table["containers_first"] = base + CONTAINER_OFFSETS[0]
+    table["containers_last"] = base + CONTAINER_OFFSETS[1]
+    return table
+
+
+def port_ranges(instance, daemons=False):
+    """Sorted, merged (first, last) TCP port ranges instance `instance` listens on: what a
+    firewall must open for it (the generators use this). daemons adds 2970 and 2980."""
+    table = ports(instance)
+    singles = sorted(table[name] for name in SERVICE_OFFSETS)
+    if daemons:
+        singles = sorted(singles + list(DAEMON_PORTS.values()))
+    ranges = []
+    for port in singles:
+        if ranges and port == ranges[-1][1] + 1:
+            ranges[-1] = (ranges[-1][0], port)
+        else:
+            ranges.append((port, port))
+    ranges.append((table["containers_first"], table["containers_last"]))
+    return sorted(ranges)
+
+
+def parameters():
+    """The parameters every ACS agent takes (the instance and where ACS lives)."""
+    return (
+        Parameter("instance", "integer", default="0", minimum=0, maximum=MAX_INSTANCE,
+                  shortdesc="ACS instance number (ACS_INSTANCE, acsStart -b)",
+                  longdesc="The ACS instance number N; its ports are 3000+100*N onwards "
+                           "(Manager +0, NameService +1, containers +50..+100)."),
+        Parameter("acsroot", required=True, check=absolute_path,
+                  shortdesc="ACSROOT: the ACS installation",
+                  longdesc="The ACS installation (ACSROOT); acsstartup scripts are looked for "
+                           "in INTROOT/bin, then ACSROOT/bin."),
+        Parameter("introot", default="", check=absolute_path,
+                  shortdesc="INTROOT: the integration area (optional)"),
+        Parameter("acsdata", default="", check=absolute_path,
+                  shortdesc="ACSDATA (the default ACS_TMP is ACSDATA/tmp/<short hostname>)"),
+        Parameter("acs_tmp", default="", check=absolute_path,
+                  shortdesc="ACS_TMP, where the instance lock directory lives (optional)"),
+        Parameter("environment_file", default="", check=absolute_path,
+                  shortdesc="Site environment file sourced by bash before each ACS command",
+                  longdesc="A file such as ~almamgr/.acs/.bash_profile.acs, sourced by bash "
+                           "before each acsstartup command; the agent's ACS_INSTANCE, ACSROOT, "
+                           "INTROOT, ACSDATA and ACS_TMP are applied after it."),
+        Parameter("user", default="", shortdesc="User that runs ACS (empty: root)"),
+        Parameter("host", default="127.0.0.1",
+                  shortdesc="Address the CORBA checks connect to",
+                  longdesc="Host or address where this node's ACS services listen; the monitor "
+                           "sends its GIOP requests there."),
+        Parameter("check_timeout", "integer", default="2000", minimum=50, maximum=60000,
+                  reloadable=True, shortdesc="Milliseconds a GIOP check may take",
+                  longdesc="Bound on each CORBA aliveness check; an ORB that accepts the "
+                           "connection but does not answer within it is reported hung."),
+    )
+
+
+class AcsEnvironment:
+    """The ACS settings of one resource, as the agents and the acsstartup scripts see them."""
+
+    def __init__(self, params, request):
+        self.params = params
+        self.request = request
+        self.instance = params.instance
+
+    @property
+    def acs_tmp(self):
+        if self.params.acs_tmp:
+            return self.params.acs_tmp
+        if self.params.acsdata:
+            return os.path.join(self.params.acsdata, "tmp", os.uname().nodename.split(".")[0])
+        return ""
+
+    @property
+    def instance_dir(self):
+        tmp = self.acs_tmp
+        return os.path.join(tmp, f"ACS_INSTANCE.{self.instance}") if tmp else ""
+
+    def path_prefix(self):
+        dirs = [os.path.join(root, "bin") for root in (self.params.introot, self.params.acsroot)
+                if root]
+        return ":".join(dirs)
+
+    def environment(self, marker_value):
+        from ocfpy.service import base_environment
+
+        env = base_environment(self.request.environ)
+        env["PATH"] = f"{self.path_prefix()}:{env['PATH']}"
+        env.update(self.acs_variables())
+        env[MARKER] = marker_value
+        return env
+
+    def acs_variables(self):
+        values = {"ACS_INSTANCE": str(self.instance), "ACSROOT": self.params.acsroot}
+        for name, value in (("INTROOT", self.params.introot), ("ACSDATA", self.params.acsdata),
+                            ("ACS_TMP", self.params.acs_tmp)):
+            if value:
+                values[name] = value
+        return values
+
+    def command(self, argv):
+        """argv to run `argv` (an acsstartup command) with the site environment file applied."""
+        if not self.params.environment_file:
+            return list(argv)
+        assignments = [f"{name}={value}" for name, value in self.acs_variables().items()]
+        script = ('. "$1" || exit 5; shift; export PATH="$OCFPY_ACS_PATH:$PATH"; '
+                  'exec env "$@"')
+        return ["/bin/bash", "-c", script, "acs-environment", self.params.environment_file,
+                *assignments, *argv]
+
+    def find(self, command):
+        from ocfpy.service import find_executable
+
+        return find_executable(command, self.path_prefix())
+
+    def validate(self, commands):
+        """ERR_INSTALLED unless this node has the commands, directories and user ACS needs."""
+        for command in commands:
+            if self.find(command) is None:
+                where = " or ".join(d for d in self.path_prefix().split(":"))
+                raise OCFError(OCF.ERR_INSTALLED, f"{command} not found in {where}")
+        envfile = self.params.environment_file
+        if envfile and not os.path.isfile(envfile):
+            raise OCFError(OCF.ERR_INSTALLED, f"environment_file {envfile} does not exist here")
+        if not self.acs_tmp:
+            raise OCFError(OCF.ERR_CONFIGURED, "set acsdata or acs_tmp: ACS needs a place for "
+                                               "its instance directory")
+        parent = os.path.dirname(self.instance_dir)
+        if not os.path.isdir(parent):
+            raise OCFError(OCF.ERR_INSTALLED, f"ACS_TMP {parent} is not a directory on this node")
+        if self.params.user:
+            import pwd
+
+            try:
+                pwd.getpwnam(self.params.user)
+            except KeyError:
+                raise OCFError(OCF.ERR_INSTALLED,
+                               f"user {self.params.user!r} does not exist on this node") from None
+
+    def run(self, agent, argv, logfile, timeout):
+        """Run an acsstartup command to completion: (exit status or None on timeout, output tail).
+
+        Output goes to `logfile` (appended), never to a pipe: the services it starts inherit
+        its descriptors and would hold a pipe open for their whole life.
+        """
+        import time
+
+        from ocfpy.process import SpawnError, spawn, terminate
+
+        full = self.command(argv)
+        env = self.environment(marker(agent))
+        if self.params.environment_file:
+            env["OCFPY_ACS_PATH"] = self.path_prefix()
+        start_size = _size(logfile)
+        try:
+            identity, child = spawn(full, cwd="/", user=self.params.user, env=env, logfile=logfile)
+        except SpawnError as exc:
+            raise OCFError(OCF.ERR_GENERIC, str(exc)) from None
+        until = time.monotonic() + max(0.1, timeout)
+        while child.poll() is None and time.monotonic() < until:
+            time.sleep(0.05)
+        status = child.poll()
+        if status is None:
+            terminate(identity, kill_at=time.monotonic() + 1.0, give_up_at=time.monotonic() + 2.0,
+                      log=agent.log)
+            child.wait()
+        return status, _tail(logfile, start_size)
+
+
+def marker(agent):
+    """The value of OCFPY_RESOURCE that every process started for this resource inherits."""
+    return f"{agent.name}:{agent.request.instance or 'default'}"
+
+
+def _size(path):
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
+def _tail(path, since):
+    """The last non-empty line written to `path` after offset `since`."""
+    if path == "/dev/null":
+        return ""
+    try:
+        with open(path, "rb") as f:
+            f.seek(since)
+            text = f.read()[-4096:].decode("utf-8", "replace")
+    except OSError:
+        return ""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def default_logfile(agent_name, instance):
+    from ocfpy.service import RUN_DIR
+
+    directory = f"{RUN_DIR}/{agent_name}"
+    os.makedirs(directory, mode=0o755, exist_ok=True)
+    return f"{directory}/{(instance or 'default').replace('/', '_')}.log"

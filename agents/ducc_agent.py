@@ -1,0 +1,52 @@
+"""ocf:ocfpy:ducc-agent: the per-node DUCC agent daemon (ducc.py -c ag).
+
+Started with DUCC_HOME/admin/ducc.py -c ag -b --nodup like DUCC's own start_ducc does on each
+worker node, recognised by -Dducc.deploy.components=agent on its command line (and a path under
+DUCC_HOME), stopped with SIGTERM and then SIGKILL inside the stop timeout.
+"""
+
+from ocfpy.agent import Agent
+from ocfpy.codes import OCF
+
+from . import ducc_env
+
+COMPONENT = "ag"
+
+
+class DuccAgentAgent(Agent):
+    name = "ducc-agent"
+    shortdesc = "The DUCC agent daemon of one node"
+    longdesc = (
+        "Runs the node's DUCC agent through DUCC_HOME/admin/ducc.py -c ag -b --nodup and "
+        "monitors the agent process by the -Dducc.deploy.components=agent mark DUCC puts on its "
+        "command line. Run it as a clone on the worker nodes."
+    )
+    parameters = ducc_env.parameters()
+    timeouts = dict(Agent.timeouts, start=60, stop=60)
+
+    def __init__(self, request, log):
+        super().__init__(request, log)
+        self.ducc = ducc_env.DuccEnvironment(self)
+
+    def validate(self):
+        self.ducc.validate()
+
+    def start(self):
+        self.ducc.start(COMPONENT, self.remaining())
+
+    def stop(self):
+        self.ducc.stop((COMPONENT,))
+
+    def monitor(self):
+        found = ducc_env.running(self.ducc.home, (COMPONENT,))[COMPONENT]
+        return OCF.SUCCESS if found else OCF.NOT_RUNNING
+
+
+def main():
+    import sys
+
+    sys.exit(DuccAgentAgent.main())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,535 @@
+"""ocf:ocfpy:epics-ioc: one EPICS IOC under procServ, with Pacemaker owning its restarts.
+
+procServ runs in the foreground (-f) as the supervised process, recorded in an ocfpy pidfile, and
+with --noautorestart: a procServ that respawns its IOC would hide a crash-looping IOC from the
+cluster. The IOC child's identity is recorded next to the pidfile at start, so a child that died,
+or was replaced by one procServ respawned (^X/^T on the console), is a failure.
+
+Monitor depths: 0 reads /proc only (procServ and its IOC child are the ones this resource
+started); 10 reads the heartbeat PV over Channel Access within ca_timeout (caproto, loaded only
+then; optionally the IOC's pid PV against the local child); 20 lists the boot directory and reads
+the startup script in a child process with a deadline, so a stale NFS mount is reported while
+the IOC still runs rather than when it cannot restart.
+"""
+
+from ocfpy import pidfile
+from ocfpy.agent import Agent
+from ocfpy.codes import OCF, OCFError
+from ocfpy.identity import Identity, read_stat
+from ocfpy.params import Parameter, absolute_path, command_line, environment_assignments
+from ocfpy.service import PidfileService, default_pidfile
+
+
+def console_endpoint(value):
+    """Check a console endpoint: PORT, IP:PORT or unix:PATH."""
+    _endpoint(value)
+
+
+def _endpoint(value):
+    """('tcp', host, port) or ('unix', path, None) for a console parameter value."""
+    if value.startswith("unix:"):
+        path = value[len("unix:"):]
+        if not path or "\0" in path:
+            raise ValueError(f"needs a socket path after 'unix:', not {value!r}")
+        return "unix", path, None
+    host, sep, port = value.rpartition(":")
+    if not sep:
+        host = "127.0.0.1"
+    if not port.isdigit() or not 0 < int(port) < 65536 or not port.isascii():
+        raise ValueError(f"must be PORT, IP:PORT or unix:PATH with a port 1-65535, not {value!r}")
+    parts = host.split(".")
+    if len(parts) != 4 or not all(p.isdigit() and p.isascii() and int(p) < 256 for p in parts):
+        raise ValueError(f"must bind a numeric IPv4 address (procServ's rule), not {host!r}")
+    return "tcp", host, int(port)
+
+
+def pv_name(value):
+    if any(c.isspace() for c in value) or not value.isascii() or len(value) > 60:
+        raise ValueError(f"is not a Channel Access PV name: {value!r}")
+
+
+def ioc_name(value):
+    if not value or any(c.isspace() or not c.isprintable() for c in value):
+        raise ValueError(f"must be a non-empty name without spaces, not {value!r}")
+
+
+class EpicsIocAgent(Agent):
+    name = "epics-ioc"
+    shortdesc = "An EPICS IOC run under procServ"
+    longdesc = (
+        "Starts an EPICS IOC from its boot directory under procServ (console on a local port or "
+        "a unix socket, console log), with procServ's automatic restart off so that Pacemaker "
+        "owns restarts. Monitor depth 0 checks that procServ and its IOC child are alive and "
+        "are the processes this resource started (a dead or respawned IOC is a failure); depth "
+        "10 reads the heartbeat PV over Channel Access within ca_timeout (and compares the pid "
+        "PV with the local IOC process, if given); depth 20 reads the boot directory and the "
+        "startup script within boot_timeout, to report a hung file system while the IOC runs. "
+        "Stop types the stop command on the IOC console, then stops procServ and the IOC with "
+        "escalating signals inside the stop timeout."
+    )
+    # An IOC loading large databases, then serving its heartbeat, can take a while to start.
+    timeouts = dict(Agent.timeouts, start=60, stop=30)
+    parameters = (
+        Parameter("ioc_name", required=True, check=ioc_name,
+                  shortdesc="Name of the IOC (procServ's -n)",
+                  longdesc="The IOC's name, shown by procServ on its console and in its log."),
+        Parameter("boot_dir", required=True, check=absolute_path,
+                  shortdesc="Boot directory of the IOC",
+                  longdesc="The directory the IOC starts in (procServ -c), usually "
+                           "iocBoot/ioc<name> of the IOC application."),
+        Parameter("startup", default="st.cmd",
+                  shortdesc="Startup script, relative to boot_dir or absolute"),
+        Parameter("ioc_command", default="", check=command_line,
+                  shortdesc="IOC executable and arguments; the startup script is appended",
+                  longdesc="The IOC executable (softIoc, an application binary, or an "
+                           "interpreter with its script) and arguments, split like a shell "
+                           "would but never run by one; the startup script is appended as the "
+                           "last argument. Empty: the startup script is executed itself, its #! "
+                           "line naming the IOC executable, as makeBaseApp's st.cmd files do."),
+        Parameter("console", default="7001", unique_group="console", check=console_endpoint,
+                  shortdesc="procServ console: PORT, IP:PORT or unix:PATH",
+                  longdesc="Where procServ's console listens. A bare port is bound to "
+                           "127.0.0.1; give 0.0.0.0:PORT to listen on every interface. "
+                           "unix:PATH uses a unix socket (unix:@NAME an abstract one)."),
+        Parameter("logfile", default="", check=absolute_path,
+                  shortdesc="Console log file of the IOC (procServ -L); empty for none"),
+        Parameter("user", default="", shortdesc="User that runs procServ and the IOC (empty: root)"),
+        Parameter("environment", default="", check=environment_assignments,
+                  shortdesc="Environment of the IOC as NAME=VALUE words (EPICS_CA_* ...)",
+                  longdesc="Space-separated NAME=VALUE words, quoted as in a shell, added to a "
+                           "clean environment (PATH, LANG, LC_ALL and TZ are inherited). The "
+                           "EPICS_CA_* settings among them are also used by the agent's own "
+                           "Channel Access client at monitor depth 10."),
+        Parameter("heartbeat_pv", default="", check=pv_name, reloadable=True,
+                  shortdesc="PV read at monitor depth 10 (e.g. devIocStats' <IOC>:HEARTBEAT)",
+                  longdesc="A PV the IOC serves, read over Channel Access by monitors of depth "
+                           "10 and by start before it reports success; empty: no CA check."),
+        Parameter("heartbeat_stall", "integer", default="0", minimum=0, reloadable=True,
+                  shortdesc="Seconds the heartbeat may stay unchanged (0: not checked)",
+                  longdesc="A deadlocked IOC can still answer Channel Access while its scan "
+                           "threads hang: when the heartbeat PV keeps one value for longer than "
+                           "this across depth-10 monitors, the monitor fails. devIocStats' "
+                           "HEARTBEAT counts once a second; choose more than the monitor "
+                           "interval. 0 turns the check off."),
+        Parameter("pid_pv", default="", check=pv_name, reloadable=True,
+                  shortdesc="PV holding the IOC's process id (devIocStats' <IOC>:PROCESS_ID)",
+                  longdesc="At depth 10 its value must equal the pid of the local IOC process, "
+                           "which catches another host serving the same PV names."),
+        Parameter("ca_timeout", "integer", default="2000", minimum=100, reloadable=True,
+                  shortdesc="Milliseconds a Channel Access read may take"),
+        Parameter("boot_timeout", "integer", default="3000", minimum=100, reloadable=True,
+                  shortdesc="Milliseconds reading the boot directory and startup script may take"),
+        Parameter("stop_command", default="exit", reloadable=True,
+                  shortdesc="Console line that shuts the IOC down",
+                  longdesc="Typed on the IOC console at stop: 'exit' for the IOC shell, "
+                           "'exit()' for a pythonSoftIOC shell; empty: go straight to signals."),
+        Parameter("shutdown_timeout", "integer", default="10", minimum=0, reloadable=True,
+                  shortdesc="Seconds the IOC gets to exit after the stop command",
+                  longdesc="At most half of the stop timeout; then procServ and the IOC are "
+                           "sent SIGTERM and, if they outlive it, SIGKILL."),
+        Parameter("procserv", default="procServ", shortdesc="The procServ executable"),
+        Parameter("pidfile", unique_group="pidfile", check=absolute_path, default="",
+                  shortdesc="Pidfile of procServ",
+                  longdesc="Where procServ's identity is recorded (the IOC child's identity "
+                           "goes to the same path plus '.ioc'); empty for "
+                           "/run/ocfpy/epics-ioc/<instance>.pid."),
+    )
+
+    def __init__(self, request, log):
+        super().__init__(request, log)
+        path = self.params.pidfile or default_pidfile(self.name, request.instance)
+        self.service = PidfileService(path, log)
+        self.child_path = path + ".ioc"
+
+    # Where things are.
+    def _startup_path(self):
+        import os
+
+        return os.path.join(self.params.boot_dir, self.params.startup)
+
+    def _environment(self):
+        from ocfpy.params import parse_environment
+        from ocfpy.service import base_environment
+
+        env = base_environment(self.request.environ)
+        env.update(parse_environment(self.params.environment))
+        return env
+
+    def _argv(self, env):
+        import shlex
+
+        from ocfpy.service import find_executable
+
+        procserv = find_executable(self.params.procserv, env["PATH"])
+        if procserv is None:
+            raise OCFError(OCF.ERR_INSTALLED,
+                           f"procServ ({self.params.procserv!r}) is not an executable on this node")
+        kind, where, port = _endpoint(self.params.console)
+        endpoint = f"unix:{where}" if kind == "unix" else f"{where}:{port}"
+        argv = [procserv, "-f", "--noautorestart", "-q", "-n", self.params.ioc_name,
+                "-c", self.params.boot_dir]
+        if self.params.logfile:
+            argv += ["-L", self.params.logfile]
+        ioc = shlex.split(self.params.ioc_command) if self.params.ioc_command else []
+        return argv + [endpoint] + ioc + [self._startup_path()]
+
+    # Node-local checks.
+    def validate(self):
+        import os
+
+        env = self._environment()
+        self._argv(env)
+        if self.params.ioc_command:
+            import shlex
+
+            from ocfpy.service import find_executable
+
+            executable = shlex.split(self.params.ioc_command)[0]
+            if find_executable(executable, env["PATH"]) is None:
+                raise OCFError(OCF.ERR_INSTALLED,
+                               f"ioc_command {executable!r} is not an executable on this node")
+        problem = self._boot_problem(validating=True)
+        if problem:
+            raise OCFError(OCF.ERR_INSTALLED, problem)
+        if self.params.user:
+            import pwd
+
+            try:
+                pwd.getpwnam(self.params.user)
+            except KeyError:
+                raise OCFError(OCF.ERR_INSTALLED,
+                               f"user {self.params.user!r} does not exist on this node") from None
+        if self.params.logfile and not os.path.isdir(os.path.dirname(self.params.logfile)):
+            raise OCFError(OCF.ERR_INSTALLED,
+                           f"logfile directory {os.path.dirname(self.params.logfile)} does not exist")
+        self.service.check_usable()
+
+    def _boot_problem(self, validating=False):
+        """Why the boot directory or startup script cannot be read in time; '' when they can."""
+        from ocfpy.agents.fsprobe import probe
+
+        checks = [("list", self.params.boot_dir), ("read", self._startup_path())]
+        if validating and not self.params.ioc_command:
+            checks.append(("exec", self._startup_path()))
+        timeout = min(self.params.boot_timeout / 1000.0, max(0.1, self.remaining()))
+        return probe(checks, timeout)
+
+    # Life cycle.
+    def start(self):
+        env = self._environment()
+        if self.params.logfile and self.params.user:
+            self._create_log_for_user()
+        leader = self.service.launch(self, self._argv(env), settle=0.2, cwd=self.params.boot_dir,
+                                     user=self.params.user, env=env,
+                                     logfile=self.params.logfile or "/dev/null")
+        try:
+            self._record_child(leader)
+        except OCFError:
+            self.service.terminate(self, leader=leader)
+            raise
+
+    def _create_log_for_user(self):
+        """procServ opens its log as `user`: create a missing log file owned by that user.
+
+        The agent (root) also appends procServ's own messages to it; an existing file is left
+        exactly as it is.
+        """
+        import os
+        import pwd
+
+        entry = pwd.getpwnam(self.params.user)
+        try:
+            fd = os.open(self.params.logfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
+                         0o640)
+        except FileExistsError:
+            return
+        except OSError as exc:
+            raise OCFError(OCF.ERR_GENERIC, f"cannot create logfile {self.params.logfile}: "
+                                            f"{exc.strerror}") from None
+        try:
+            os.fchown(fd, entry.pw_uid, entry.pw_gid)
+        finally:
+            os.close(fd)
+
+    def _record_child(self, leader):
+        """Find the IOC that procServ forked and record its identity next to the pidfile."""
+        import time
+
+        until = min(self.deadline, time.monotonic() + 5.0)
+        while True:
+            children = _children(leader.pid)
+            if children:
+                child = Identity.of(children[0])
+                if child is not None:
+                    pidfile.write(self.child_path, child)
+                    self.log.info(f"IOC {self.params.ioc_name} runs as pid {child.pid} "
+                                  f"under procServ {leader.pid}")
+                    return
+            if not leader.alive():
+                raise OCFError(OCF.ERR_GENERIC, f"procServ exited during start{self._log_hint()}")
+            if time.monotonic() >= until:
+                raise OCFError(OCF.ERR_GENERIC,
+                               f"procServ pid {leader.pid} started no IOC child{self._log_hint()}")
+            time.sleep(0.02)
+
+    def _log_hint(self):
+        return f" (console log: {self.params.logfile})" if self.params.logfile else ""
+
+    def start_failure_hint(self):
+        return self._log_hint()
+
+    def _recorded_child(self):
+        try:
+            return pidfile.read(self.child_path)
+        except pidfile.ForeignFileError as exc:
+            self.log.warning(f"{exc}: no IOC child of ours is recorded")
+            return None
+
+    def stop(self):
+        import time
+
+        leader = self.service.leader()
+        iocs = self._live_iocs(leader)
+        if leader is not None and iocs and self.params.stop_command:
+            grace = min(self.params.shutdown_timeout, max(0.0, self.remaining()) / 2)
+            console = self._type_on_console(self.params.stop_command)
+            if console is not None:
+                # Stay connected while the IOC shuts down: closing a socket with unread data
+                # resets it, and procServ may then drop the line before the IOC has read it.
+                with console:
+                    until = time.monotonic() + grace
+                    while any(i.alive() for i in iocs) and time.monotonic() < until:
+                        _drain(console)
+                        time.sleep(0.05)
+                    _drain(console)
+                if not any(i.alive() for i in iocs):
+                    self.log.info(f"IOC {self.params.ioc_name} exited on {self.params.stop_command!r}")
+        self.service.terminate(self)
+        for ioc in iocs:
+            if ioc.alive():
+                # procServ is gone (or was SIGKILLed) and left the IOC behind: stop it directly.
+                from ocfpy.process import terminate
+
+                left = terminate(ioc, kill_at=time.monotonic() + max(0.0, self.remaining()) / 2,
+                                 give_up_at=self.deadline, log=self.log)
+                if left:
+                    raise OCFError(OCF.ERR_GENERIC, f"IOC processes {left} survived SIGKILL")
+        pidfile.remove(self.child_path)
+        if _read_heartbeat(self.service.path + ".heartbeat") not in (None, _FOREIGN):
+            import os
+
+            os.unlink(self.service.path + ".heartbeat")
+
+    def _live_iocs(self, leader):
+        """Identities of the recorded IOC child and any child procServ runs now (a respawn)."""
+        iocs = []
+        recorded = self._recorded_child()
+        if recorded is not None and recorded.alive():
+            iocs.append(recorded)
+        for pid in _children(leader.pid) if leader is not None else ():
+            identity = Identity.of(pid)
+            if identity is not None and identity not in iocs:
+                iocs.append(identity)
+        return iocs
+
+    def _type_on_console(self, line):
+        """Send one line to the IOC through procServ's console: the connection, or None."""
+        import socket
+
+        kind, where, port = _endpoint(self.params.console)
+        conn = None
+        try:
+            if kind == "unix":
+                address = "\0" + where[1:] if where.startswith("@") else where
+                conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                conn.settimeout(1.0)
+                conn.connect(address)
+            else:
+                conn = socket.create_connection((where, port), timeout=1.0)
+            # A blank line first ends anything half-typed on the console.
+            conn.sendall(f"\r\n{line}\r\n".encode())
+            conn.setblocking(False)
+        except OSError as exc:
+            if conn is not None:
+                conn.close()
+            self.log.warning(f"cannot reach the IOC console {self.params.console}: {exc}")
+            return None
+        return conn
+
+    def monitor(self):
+        leader = self.service.leader()
+        child = self._recorded_child()
+        if leader is None:
+            if child is not None and child.alive():
+                raise OCFError(OCF.ERR_GENERIC, f"IOC pid {child.pid} outlived its procServ")
+            return OCF.NOT_RUNNING
+        if child is None:
+            raise OCFError(OCF.ERR_GENERIC,
+                           f"procServ pid {leader.pid} runs but no IOC child of it is recorded")
+        stat = child.stat()
+        if stat is None or stat.ppid != leader.pid:
+            current = _children(leader.pid)
+            if current:
+                raise OCFError(OCF.ERR_GENERIC, f"IOC pid {child.pid} was replaced by pid "
+                                                f"{current[0]} (respawned by procServ)")
+            if self.request.action == "start":
+                # The IOC died while starting: fail the start at once, leaving nothing behind.
+                self.service.terminate(self)
+                pidfile.remove(self.child_path)
+                return OCF.NOT_RUNNING
+            raise OCFError(OCF.ERR_GENERIC, f"IOC pid {child.pid} is gone; procServ pid "
+                                            f"{leader.pid} runs without it")
+        level = self.request.check_level
+        if self.params.heartbeat_pv and (level >= 10 or self.request.action == "start"):
+            self._check_channel_access(child)
+        if level >= 20:
+            problem = self._boot_problem()
+            if problem:
+                raise OCFError(OCF.ERR_GENERIC, problem)
+        return OCF.SUCCESS
+
+    def _check_channel_access(self, child):
+        timeout = min(self.params.ca_timeout / 1000.0, max(0.1, self.remaining() / 3))
+        value = self._ca_read(self.params.heartbeat_pv, timeout, child)
+        self.log.debug(f"{self.params.heartbeat_pv} = {value}")
+        if self.params.heartbeat_stall and self.request.action == "monitor":
+            self._check_heartbeat_moves(value, child)
+        if self.params.pid_pv:
+            served = self._ca_read(self.params.pid_pv, timeout, child)
+            try:
+                served_pid = int(served)
+            except (TypeError, ValueError):
+                served_pid = None
+            if served_pid != child.pid:
+                raise OCFError(OCF.ERR_GENERIC, f"{self.params.pid_pv} is {served!r}, not the pid "
+                                                f"{child.pid} of the IOC this resource runs")
+
+    def _check_heartbeat_moves(self, value, child):
+        """Fail when the heartbeat has kept one value for longer than heartbeat_stall seconds.
+
+        The last value, when it was first seen and the IOC pid are kept next to the pidfile,
+        in a file with a marker line, so a file that is not ours is never rewritten.
+        """
+        import os
+        import time
+
+        path = self.service.path + ".heartbeat"
+        now = time.time()
+        seen = _read_heartbeat(path)
+        if seen is _FOREIGN:
+            raise OCFError(OCF.ERR_GENERIC, f"{path} exists and is not ours; cannot track the "
+                                            "heartbeat")
+        if seen and seen[0] == str(value) and seen[2] == child.pid:
+            stalled = now - seen[1]
+            if stalled > self.params.heartbeat_stall:
+                raise OCFError(OCF.ERR_GENERIC, f"{self.params.heartbeat_pv} has stayed at "
+                                                f"{value} for {stalled:.0f}s (a hung IOC?)")
+            return
+        temporary = f"{path}.{os.getpid()}.tmp"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        try:
+            os.write(fd, f"{HEARTBEAT_MARKER}\n{value}\n{now}\n{child.pid}\n".encode())
+        finally:
+            os.close(fd)
+        os.replace(temporary, path)
+
+    def _ca_read(self, pv, timeout, child):
+        """The first element of pv's value; OCFError(ERR_GENERIC) naming why it cannot be read."""
+        import os
+        import sys
+
+        # The agent's CA client follows the IOC's EPICS_CA_* settings (ports, address list).
+        from ocfpy.params import parse_environment
+
+        for name, value in parse_environment(self.params.environment).items():
+            if name.startswith("EPICS_CA_"):
+                os.environ[name] = value
+        if "numpy" not in sys.modules:
+            # caproto uses numpy whenever it can import it, which costs a third of this check;
+            # its own array backend decodes the scalars read here just as well.
+            sys.modules["numpy"] = None
+        try:
+            from caproto.sync.client import read
+        except ImportError:
+            raise OCFError(OCF.ERR_INSTALLED, "the Channel Access client (python package "
+                                              "caproto) is not installed") from None
+        try:
+            response = read(pv, timeout=timeout, repeater=False)
+        except Exception as exc:  # caproto's timeouts, refused circuits, error responses
+            stat = child.stat()
+            hint = " (the IOC process is stopped)" if stat is not None and stat.state == "T" else ""
+            why = "timed out" if "Timed out" in str(exc) or isinstance(exc, TimeoutError) else (
+                type(exc).__name__)
+            raise OCFError(OCF.ERR_GENERIC, f"Channel Access read of {pv} {why} after "
+                                            f"{timeout:.1f}s{hint}") from None
+        data = response.data
+        value = data[0] if len(data) else None
+        if isinstance(value, bytes):
+            value = value.decode(errors="replace")
+        return value
+
+    def reload_agent(self):
+        # Every reloadable parameter is read afresh by each operation: nothing to apply.
+        return OCF.SUCCESS
+
+
+HEARTBEAT_MARKER = "ocfpy-heartbeat 1"
+_FOREIGN = object()
+
+
+def _read_heartbeat(path):
+    """(value, first seen, IOC pid) recorded at `path`; None when absent; _FOREIGN if not ours."""
+    import os
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return _FOREIGN
+    try:
+        lines = os.read(fd, 4096).decode(errors="replace").splitlines()
+    finally:
+        os.close(fd)
+    if len(lines) != 4 or lines[0] != HEARTBEAT_MARKER:
+        return _FOREIGN
+    try:
+        return lines[1], float(lines[2]), int(lines[3])
+    except ValueError:
+        return _FOREIGN
+
+
+def _drain(conn):
+    """Read whatever the console sent, without blocking."""
+    try:
+        while conn.recv(65536):
+            pass
+    except OSError:
+        pass
+
+
+def _children(pid):
+    """Pids of the live children of `pid` (Linux /proc/PID/task/PID/children)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            pids = [int(word) for word in f.read().split()]
+    except (OSError, ValueError):
+        return []
+    return [p for p in pids if (read_stat(p) or _GONE).alive]
+
+
+class _Gone:
+    alive = False
+
+
+_GONE = _Gone()
+
+
+def main():
+    import sys
+
+    sys.exit(EpicsIocAgent.main())
+
+
+if __name__ == "__main__":
+    main()
