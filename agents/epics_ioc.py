@@ -22,10 +22,10 @@ from ocfpy.service import PidfileService, default_pidfile
 
 def console_endpoint(value):
     """Check a console endpoint: PORT, IP:PORT or unix:PATH."""
-    _endpoint(value)
+    parse_console(value)
 
 
-def _endpoint(value):
+def parse_console(value):
     """('tcp', host, port) or ('unix', path, None) for a console parameter value."""
     if value.startswith("unix:"):
         path = value[len("unix:"):]
@@ -164,7 +164,7 @@ class EpicsIocAgent(Agent):
         if procserv is None:
             raise OCFError(OCF.ERR_INSTALLED,
                            f"procServ ({self.params.procserv!r}) is not an executable on this node")
-        kind, where, port = _endpoint(self.params.console)
+        kind, where, port = parse_console(self.params.console)
         endpoint = f"unix:{where}" if kind == "unix" else f"{where}:{port}"
         argv = [procserv, "-f", "--noautorestart", "-q", "-n", self.params.ioc_name,
                 "-c", self.params.boot_dir]
@@ -336,7 +336,7 @@ class EpicsIocAgent(Agent):
         """Send one line to the IOC through procServ's console: the connection, or None."""
         import socket
 
-        kind, where, port = _endpoint(self.params.console)
+        kind, where, port = parse_console(self.params.console)
         conn = None
         try:
             if kind == "unix":

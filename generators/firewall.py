@@ -299,11 +299,11 @@ def firewall_from_model(cluster, outputs, node):
                                     f"{instance!r} is not a number")
             add(("acs", int(instance)), acs_instance(int(instance), clients))
         elif agent == "ocf:ocfpy:epics-ioc":
-            from ocfpy.agents.epics_ioc import _endpoint
+            from ocfpy.agents.epics_ioc import parse_console
 
             add("ca", epics_ca(clients))
             try:
-                kind, host, port = _endpoint(params.get("console", "7001"))
+                kind, host, port = parse_console(params.get("console", "7001"))
             except ValueError as exc:
                 raise FirewallError(f"{primitive.origin or primitive.id}: console {exc}") from None
             if kind == "tcp":

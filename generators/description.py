@@ -1,0 +1,556 @@
+'''Read a cluster description (TOML) into the checked model of ocfpy.generators.model.
+
+`load(path)` returns a `Cluster` or raises `DescriptionError`, whose one-line message names
+the file, the line, the key path and why:
+
+    cluster.toml:23: resources.vip.params.arp_count: parameter 'arp_count' is not an integer: 'x'
+
+
+The format, by example (examples/*.toml hold complete ones):
+
+    [cluster]
+    name = "acs-alma"
+
+    [properties]                    # cluster options, Pacemaker's names (crm_config)
+    stonith-enabled = true
+    placement-strategy = "balanced"
+
+    [defaults]                      # resource defaults (rsc_defaults)
+    resource-stickiness = 100
+    migration-threshold = 3
+    failure-timeout = "10min"
+
+    [op_defaults]
+    timeout = "40s"
+
+    [corosync]                      # see ocfpy.generators.corosync (all optional)
+    crypto = true
+    token = 3000
+    link_priorities = [255, 1]
+
+    [nodes.alma-a]                  # one table per node, named as the node's host name
+    id = 1                          # corosync node id (default: position, from 1)
+    addresses = ["192.0.2.11", "198.51.100.11"]      # ring0, ring1
+    attributes = { acs-host = true }                 # node attributes, for location rules
+    utilization = { cpu = 8, memory = 16384 }        # with placement-strategy
+
+    [[nodes.alma-a.fencing]]        # fencing levels, tried in order (or set level = N)
+    agent = "fence_ipmilan"         # the device never runs on the node it fences
+    [nodes.alma-a.fencing.params]   # pcmk_host_list defaults to the node
+    ip = "10.0.0.11"
+    username = "admin"
+    password_script = "/etc/cluster/ipmi-password"   # never an inline password
+
+    [templates.ioc]                 # shared settings; a resource says template = "ioc"
+    agent = "ocf:ocfpy:daemon"
+    ops = [{ name = "monitor", interval = "10s", timeout = "20s" }]
+
+    [resources.vip]                 # one table per resource, named by its id
+    agent = "ocf:heartbeat:IPaddr2"
+    params = { ip = "192.0.2.100", cidr_netmask = 24 }
+    meta = { resource-stickiness = 200 }
+    utilization = { cpu = 1 }
+    ops = [{ name = "monitor", interval = "10s", timeout = "20s", OCF_CHECK_LEVEL = 10 }]
+    # op keys: name, interval, timeout, role, OCF_CHECK_LEVEL, on-fail, start-delay, ...
+    # Actions not listed get the agent's advertised defaults, as pcs copies them.
+
+    [resources.acs-services.params] # TOML inline tables are one line: longer ones go here
+    acsroot = "/alma/ACS-current/ACSSW"
+
+    [groups.acs]                    # members start in order, on one node
+    resources = ["acs-services", "acs-containers"]
+
+    [clones.ducc-head-clone]        # clone of a resource or group
+    resource = "ducc-head"
+    promotable = true
+    meta = { promoted-max = 1 }
+
+    [[order]]                       # first, then (or sets = [{ resources = [...] }, ...])
+    first = "acs-services"
+    then = "acs-containers"
+
+    [[colocation]]                  # resource runs where `with` runs
+    resource = "vip"
+    with = "acs"
+    score = "INFINITY"
+
+    [[location]]                    # prefers = NODE, avoids = NODE, or rule = "..."
+    resource = "ioc-bpm"            # or resources = [...]: the same preference for each
+    rule = "ioc-host eq true and rack ne r9"
+    score = "INFINITY"              # role = "Promoted" for a promotable clone's promoted role
+
+A rule is tests on node attributes joined by `and` or by `or`: `ATTRIBUTE OP VALUE` (OP one of
+lt gt lte gte eq ne; VALUE may be typed as integer:5, number:1.5, version:2.1 or string:x;
+bare integers compared with lt/gt/lte/gte are integers), `defined ATTRIBUTE` or
+`not_defined ATTRIBUTE`. To keep a resource off nodes without an attribute:
+`rule = "not_defined ioc-host or ioc-host ne true"` with `score = "-INFINITY"`.
+
+Parameters are checked against the agent's own declarations: ocf:ocfpy agents from
+ocfpy.catalogue, every other agent from its meta-data (crm_resource --show-metadata). Keys that
+configure Pacemaker itself (properties, meta, defaults, op attributes) use Pacemaker's names.
+Ids not given are made the way pcs makes them.
+'''
+
+import hashlib
+import ipaddress
+import re
+
+from .description_constraints import ConstraintReader
+from .description_resources import ResourceReader
+from .description_values import (
+    _ATTRIBUTE,
+    _DURATION,
+    _HOSTNAME,
+    _ID,
+    _SCORE,
+    CLONE_META,
+    MANAGED_PROPERTIES,
+    OLD_ROLES,
+    OP_DEFAULTS,
+    PLACEMENT,
+    RESOURCE_META,
+    ROLES,
+    SECRET_WORDS,
+    SECTIONS,
+    kind,
+    suggest,
+)
+from .model import Cluster, Corosync, FenceDevice, Node, Op, QuorumDevice
+from .tomlpos import dotted, key_lines, line_of
+
+try:
+    import tomllib
+except ImportError:  # Python < 3.11
+    import tomli as tomllib
+
+from . import agentinfo
+
+
+class DescriptionError(ValueError):
+    """A description that cannot become a cluster: str() is one located line."""
+
+    def __init__(self, source, line, path, why):
+        self.source, self.line, self.path, self.why = source, line, tuple(path), why
+        where = source if line is None else f"{source}:{line}"
+        key = dotted(self.path)
+        message = f"{where}: {key}: {why}" if key else f"{where}: {why}"
+        # One line whatever the file holds: control characters (even in key names) are escaped.
+        super().__init__("".join(c if c.isprintable() else repr(c)[1:-1] for c in message))
+
+
+def load(path):
+    """The checked Cluster of the description at `path`; DescriptionError otherwise."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise DescriptionError(str(path), None, (), f"cannot read the description: "
+                                                    f"{exc.strerror}") from None
+    return loads(data, str(path))
+
+
+def loads(data, source="<description>"):
+    """The checked Cluster of description bytes (or text); `source` names it in errors."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return _Reader(data, source).read()
+
+
+class _Reader(ResourceReader, ConstraintReader):
+    def __init__(self, data, source):
+        self.data = data
+        self.source = source
+        self.lines = {}
+        self.warnings = []
+        self.ids = {}             # id -> key path that defined it
+        self.unchecked = set()    # agent specs whose parameters could not be checked
+
+    # Errors and warnings.
+    def where(self, path):
+        line = line_of(self.lines, path)
+        key = dotted(path)
+        place = self.source if line is None else f"{self.source}:{line}"
+        return f"{place}: {key}" if key else place
+
+    def fail(self, path, why):
+        # A problem of the whole document (no key of it to point at) is reported at line 1.
+        raise DescriptionError(self.source, line_of(self.lines, path) or 1, path, why)
+
+    def warn(self, path, why):
+        self.warnings.append(f"{self.where(path)}: {why}")
+
+    # Typed access.
+    def table(self, path, value, allowed=None):
+        if not isinstance(value, dict):
+            self.fail(path, f"must be a table, not {kind(value)}")
+        if allowed is not None:
+            for key in value:
+                if key not in allowed:
+                    self.fail(path + (key,), f"unknown key {key!r}{suggest(key, allowed)}; "
+                                             f"allowed here: {', '.join(allowed)}")
+        return value
+
+    def string(self, path, value, pattern=None, what="a string"):
+        if not isinstance(value, str):
+            self.fail(path, f"must be {what}, not {kind(value)}")
+        if pattern is not None and not pattern.match(value):
+            self.fail(path, f"{value!r} is not {what}")
+        return value
+
+    def integer(self, path, value, minimum=None, maximum=None):
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(path, f"must be an integer, not {kind(value)}")
+        if minimum is not None and value < minimum:
+            self.fail(path, f"must be at least {minimum}, not {value}")
+        if maximum is not None and value > maximum:
+            self.fail(path, f"must be at most {maximum}, not {value}")
+        return value
+
+    def boolean(self, path, value):
+        if not isinstance(value, bool):
+            self.fail(path, f"must be true or false, not {kind(value)}")
+        return value
+
+    def scalar(self, path, value):
+        """A value bound for the CIB as text: strings, integers, floats and booleans."""
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, (int, float, str)):
+            text = str(value)
+            if any(ord(c) < 32 and c not in "\t\n" for c in text):
+                self.fail(path, "contains a control character")
+            return text
+        self.fail(path, f"must be a string, number or boolean, not {kind(value)}")
+
+    def identifier(self, path, value):
+        return self.string(path, value, _ID, "an id (a letter or '_', then letters, digits, "
+                                             "'.', '-' or '_')")
+
+    def strings(self, path, value, pattern=None, what="a string", nonempty=True):
+        if not isinstance(value, list):
+            self.fail(path, f"must be a list, not {kind(value)}")
+        if nonempty and not value:
+            self.fail(path, "must not be empty")
+        return [self.string(path + (i,), v, pattern, what) for i, v in enumerate(value)]
+
+    def duration(self, path, value):
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return f"{value}s"
+        text = self.string(path, value, what="a duration")
+        if not _DURATION.match(text.strip()):
+            self.fail(path, f"{text!r} is not a duration (such as 10s, 500ms, 2min)")
+        return text.strip()
+
+    def score(self, path, value):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        text = self.string(path, value, what="a score")
+        if not _SCORE.match(text):
+            self.fail(path, f"{text!r} is not a score (an integer, INFINITY or -INFINITY)")
+        return text
+
+    def role(self, path, value):
+        text = self.string(path, value, what="a role")
+        if text in OLD_ROLES:
+            self.fail(path, f"role {text!r} is Pacemaker 1 naming: use {OLD_ROLES[text]!r}")
+        if text not in ROLES:
+            self.fail(path, f"role {text!r} is not one of {', '.join(ROLES)}")
+        return text
+
+    def claim(self, path, identifier):
+        if identifier in self.ids:
+            other = self.ids[identifier]
+            line = line_of(self.lines, other)
+            at = f" (line {line})" if line else ""
+            self.fail(path, f"duplicate id {identifier!r}: already used by {dotted(other)}{at}")
+        self.ids[identifier] = path
+        return identifier
+
+    def unique(self, base, path):
+        """A pcs-style generated id: base, or base-1, base-2 ... when taken."""
+        candidate, n = base, 0
+        while candidate in self.ids:
+            n += 1
+            candidate = f"{base}-{n}"
+        return self.claim(path, candidate)
+
+    # The document.
+    def read(self):
+        try:
+            text = self.data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = self.data[:exc.start].count(b"\n") + 1
+            raise DescriptionError(self.source, line, (), "is not UTF-8 text") from None
+        try:
+            doc = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            message = str(exc)
+            found = re.search(r"\(at line (\d+), column \d+\)", message)
+            line = int(found.group(1)) if found else text.count("\n") + 1
+            why = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", message)
+            raise DescriptionError(self.source, line, (), f"invalid TOML: {why}") from None
+        self.lines = key_lines(text)
+        self.table((), doc, SECTIONS)
+        cluster_table = self.table(("cluster",), doc.get("cluster"), ("name",)) if (
+            "cluster" in doc) else self.fail((), "missing [cluster] table with the cluster's name")
+        if "name" not in cluster_table:
+            self.fail(("cluster",), "missing key 'name'")
+        name = self.string(("cluster", "name"), cluster_table["name"],
+                           re.compile(r"[A-Za-z0-9_.-]{1,32}\Z"),
+                           "a cluster name (up to 32 letters, digits, '.', '-', '_')")
+        cluster = Cluster(name=name, source=self.source,
+                          digest=hashlib.sha256(self.data).hexdigest())
+        cluster.properties = self.properties(doc.get("properties", {}))
+        cluster.rsc_defaults = self.meta(("defaults",), doc.get("defaults", {}), RESOURCE_META)
+        cluster.op_defaults = self.op_defaults(doc.get("op_defaults", {}))
+        cluster.corosync = self.corosync(doc.get("corosync", {}))
+        cluster.nodes = self.nodes(doc.get("nodes", {}))
+        templates = self.table(("templates",), doc.get("templates", {}))
+        resources = self.table(("resources",), doc.get("resources", {}))
+        for rid in resources:
+            self.claim(("resources", rid), self.identifier(("resources", rid), rid))
+        for section in ("groups", "clones"):
+            for rid in self.table((section,), doc.get(section, {})):
+                self.claim((section, rid), self.identifier((section, rid), rid))
+        cluster.groups = self.groups(doc.get("groups", {}), resources)
+        cluster.clones = self.clones(doc.get("clones", {}), resources, cluster.groups,
+                                     len(cluster.nodes))
+        promotable = set()
+        for clone in cluster.clones:
+            if clone.promotable:
+                promotable.add(clone.child)
+                promotable.update(next((g.members for g in cluster.groups if g.id == clone.child),
+                                       ()))
+        cluster.primitives = [self.primitive(rid, spec, templates, rid in promotable)
+                              for rid, spec in resources.items()]
+        self.check_promotable(cluster)
+        self.check_unique(cluster)
+        self.fencing_devices(cluster)
+        self.kinds = cluster.resource_kinds()
+        self.parent = cluster.parents()
+        self.promotable_clones = {c.id for c in cluster.clones if c.promotable}
+        cluster.orders = [self.order(i, v) for i, v in enumerate(self.array("order", doc))]
+        cluster.colocations = [self.colocation(i, v)
+                               for i, v in enumerate(self.array("colocation", doc))]
+        for index, spec in enumerate(self.array("location", doc)):
+            cluster.locations += self.locations(index, spec, cluster)
+        self.check_cycles(cluster)
+        self.check_cluster(cluster)
+        for spec in sorted(self.unchecked):
+            self.warnings.append(f"{self.source}: parameters of {spec} not checked: no meta-data "
+                                 f"for it on this host")
+        cluster.warnings = tuple(self.warnings)
+        return cluster
+
+    def array(self, name, doc):
+        value = doc.get(name, [])
+        if not isinstance(value, list):
+            self.fail((name,), f"must be an array of tables ([[{name}]]), not {kind(value)}")
+        return value
+
+    # Cluster-wide settings.
+    def properties(self, value):
+        table = self.table(("properties",), value)
+        known = agentinfo.cluster_options()
+        out = {}
+        for key, raw in table.items():
+            path = ("properties", key)
+            if key in MANAGED_PROPERTIES:
+                self.fail(path, f"{key} {MANAGED_PROPERTIES[key]}")
+            if known is not None and key not in known:
+                self.fail(path, f"unknown cluster option {key!r}{suggest(key, known)}")
+            text = self.scalar(path, raw)
+            if key == "placement-strategy" and text not in PLACEMENT:
+                self.fail(path, f"must be one of {', '.join(PLACEMENT)}, not {text!r}")
+            check = known[key].check if known else None
+            if check is not None:
+                try:
+                    check(text)
+                except ValueError as exc:
+                    self.fail(path, f"cluster option {key!r} {exc}")
+            out[key] = text
+        return out
+
+    def meta(self, path, value, allowed):
+        table = self.table(path, value)
+        out = {}
+        for key, raw in table.items():
+            where = path + (key,)
+            if key not in allowed:
+                hint = " (a clone option: put it in the clone's meta)" if key in CLONE_META else ""
+                self.fail(where, f"unknown meta attribute {key!r}{suggest(key, allowed)}{hint}")
+            text = self.scalar(where, raw)
+            if key == "target-role":
+                self.role(where, text)
+            elif key in ("resource-stickiness", "priority"):
+                self.score(where, raw)
+            elif key == "migration-threshold":
+                text = self.score(where, raw)
+            elif key == "failure-timeout":
+                text = self.duration(where, raw)
+            elif key in ("is-managed", "maintenance", "critical", "allow-migrate", "notify",
+                         "globally-unique", "ordered", "interleave", "allow-unhealthy-nodes"):
+                self.boolean(where, raw)
+            elif key in ("clone-max", "clone-node-max", "clone-min", "promoted-max",
+                         "promoted-node-max"):
+                self.integer(where, raw, minimum=0)
+            out[key] = text
+        return out
+
+    def op_defaults(self, value):
+        table = self.table(("op_defaults",), value, OP_DEFAULTS)
+        out = {}
+        for key, raw in table.items():
+            path = ("op_defaults", key)
+            out[key] = self.duration(path, raw) if key in (
+                "timeout", "interval", "start-delay") else self.scalar(path, raw)
+        return out
+
+    def corosync(self, value):
+        allowed = ("transport", "crypto", "cipher", "hash", "token", "consensus", "two_node",
+                   "wait_for_all", "link_priorities", "qdevice", "keyfile", "logfile", "debug")
+        table = self.table(("corosync",), value, allowed)
+        # Without a [corosync] table, corosync's own checks point at [cluster].
+        out = Corosync(origin=self.where(("corosync",) if ("corosync",) in self.lines
+                                         else ("cluster",)))
+        path = ("corosync",)
+        if "transport" in table:
+            out.transport = self.string(path + ("transport",), table["transport"])
+            if out.transport != "knet":
+                self.fail(path + ("transport",), f"transport {out.transport!r}: ocfgen "
+                                                 f"generates knet (corosync 3's transport) only")
+        for key in ("crypto", "two_node", "wait_for_all", "debug"):
+            if key in table:
+                setattr(out, key, self.boolean(path + (key,), table[key]))
+        for key in ("cipher", "hash", "keyfile", "logfile"):
+            if key in table:
+                setattr(out, key, self.string(path + (key,), table[key]))
+        for key in ("token", "consensus"):
+            if key in table:
+                setattr(out, key, self.integer(path + (key,), table[key], minimum=1))
+        if "link_priorities" in table:
+            raw = table["link_priorities"]
+            if not isinstance(raw, list):
+                self.fail(path + ("link_priorities",), f"must be a list, not {kind(raw)}")
+            out.link_priorities = [self.integer(path + ("link_priorities", i), v, 0, 255)
+                                   for i, v in enumerate(raw)]
+        if "qdevice" in table:
+            qpath = path + ("qdevice",)
+            qd = self.table(qpath, table["qdevice"], ("host", "algorithm"))
+            if "host" not in qd:
+                self.fail(qpath, "missing key 'host'")
+            out.qdevice = QuorumDevice(self.string(qpath + ("host",), qd["host"]),
+                                       self.string(qpath + ("algorithm",),
+                                                   qd.get("algorithm", "ffsplit")),
+                                       self.where(qpath))
+        return out
+
+    # Nodes and their fencing.
+    def nodes(self, value):
+        table = self.table(("nodes",), value)
+        nodes, ids, addresses = [], {}, {}
+        for index, (name, spec) in enumerate(table.items()):
+            path = ("nodes", name)
+            self.string(path, name, _HOSTNAME, "a node name (a host name)")
+            spec = self.table(path, spec, ("id", "addresses", "attributes", "utilization",
+                                           "fencing"))
+            nodeid = self.integer(path + ("id",), spec["id"], 1, 2**32 - 1) if (
+                "id" in spec) else index + 1
+            if nodeid in ids:
+                self.fail(path + ("id",), f"node id {nodeid} is already used by node {ids[nodeid]}")
+            ids[nodeid] = name
+            node = Node(name=name, id=nodeid, origin=self.where(path))
+            if "addresses" in spec:
+                node.addresses = self.strings(path + ("addresses",), spec["addresses"])
+                if len(node.addresses) > 2:
+                    self.fail(path + ("addresses",), "a node has one or two ring addresses "
+                                                     "(one per knet link)")
+                for ring, address in enumerate(node.addresses):
+                    where = path + ("addresses", ring)
+                    try:
+                        parsed = ipaddress.ip_address(address)
+                    except ValueError:
+                        self.fail(where, f"{address!r} is not an IP address")
+                    if parsed in addresses:
+                        self.fail(where, f"address {address} is already used by node "
+                                         f"{addresses[parsed]}")
+                    addresses[parsed] = name
+            for key in ("attributes", "utilization"):
+                attrs = self.table(path + (key,), spec.get(key, {}))
+                for attr, raw in attrs.items():
+                    where = path + (key, attr)
+                    self.string(where, attr, _ATTRIBUTE, "an attribute name")
+                    if attr.startswith("#"):
+                        self.fail(where, "names starting with '#' are Pacemaker's built-in "
+                                         "node attributes")
+                    if key == "utilization":
+                        self.integer(where, raw, minimum=0)
+                    getattr(node, key)[attr] = self.scalar(where, raw)
+            if "fencing" in spec:
+                node.fencing = self.fencing(path + ("fencing",), spec["fencing"], name)
+            nodes.append(node)
+        return nodes
+
+    def fencing(self, path, value, node):
+        if not isinstance(value, list):
+            self.fail(path, f"must be an array of tables ([[{dotted(path)}]]), not {kind(value)}")
+        devices = []
+        for index, raw in enumerate(value):
+            where = path + (index,)
+            spec = self.table(where, raw, ("agent", "id", "level", "params"))
+            if "agent" not in spec:
+                self.fail(where, "missing key 'agent' (a fence agent such as fence_ipmilan)")
+            agent = self.string(where + ("agent",), spec["agent"])
+            agent = agent[len("stonith:"):] if agent.startswith("stonith:") else agent
+            if not re.match(r"fence_[A-Za-z0-9_-]+\Z", agent):
+                self.fail(where + ("agent",), f"{agent!r} is not a fence agent (fence_...)")
+            short = agent[len("fence_"):]
+            if "id" in spec:
+                did = self.claim(where + ("id",), self.identifier(where + ("id",), spec["id"]))
+            else:
+                did = self.unique(f"fence-{node}-{short}", where)
+            level = self.integer(where + ("level",), spec["level"], 1, 9) if (
+                "level" in spec) else index + 1
+            params = {}
+            for key, raw in self.table(where + ("params",), spec.get("params", {})).items():
+                ppath = where + ("params", key)
+                if any(word in key.lower() for word in SECRET_WORDS) and not key.endswith(
+                        "_script"):
+                    self.fail(ppath, f"inline secret {key!r}: the CIB is copied to every node "
+                                     f"and into every report; name a script that prints it "
+                                     f"with password_script instead")
+                params[key] = self.scalar(ppath, raw)
+            if "pcmk_host_list" not in params and "pcmk_host_map" not in params:
+                params["pcmk_host_list"] = node
+            self.check_params(where, "stonith", None, agent, params)
+            monitor = Op(self.unique(f"{did}-monitor-interval-60s", where), "monitor", "60s")
+            devices.append(FenceDevice(did, agent, node, level, params, [monitor],
+                                       self.where(where)))
+        return devices
+
+    # Resources.
+    def check_cluster(self, cluster):
+        if cluster.corosync.two_node and len(cluster.nodes) != 2:
+            self.fail(("corosync", "two_node"), f"two_node is set but the cluster has "
+                                                f"{len(cluster.nodes)} node(s), not two")
+        with_addresses = [n for n in cluster.nodes if n.addresses]
+        if with_addresses and len(with_addresses) != len(cluster.nodes):
+            missing = next(n for n in cluster.nodes if not n.addresses)
+            self.fail(("nodes", missing.name), "has no addresses while other nodes have: "
+                                               "corosync needs a ring address for every node")
+        rings = {len(n.addresses) for n in with_addresses}
+        if len(rings) > 1:
+            odd = next(n for n in with_addresses if len(n.addresses) != len(
+                with_addresses[0].addresses))
+            self.fail(("nodes", odd.name, "addresses"), f"{len(odd.addresses)} ring addresses, "
+                      f"node {with_addresses[0].name} has {len(with_addresses[0].addresses)}: "
+                      f"every node needs one on each link")
+        placement = cluster.properties.get("placement-strategy", "default")
+        used = any(n.utilization for n in cluster.nodes) or any(
+            p.utilization for p in cluster.primitives)
+        if used and placement == "default":
+            self.warn(("properties",), "utilization is set but placement-strategy is default, "
+                                       "so Pacemaker ignores it")
+        if placement != "default" and not any(n.utilization for n in cluster.nodes):
+            self.warn(("properties", "placement-strategy"), "no node has utilization: the "
+                                                            "strategy has nothing to balance")
