@@ -10,6 +10,17 @@ from ocfpy import __version__
 
 # name -> "module:attribute" of a click command.
 COMMANDS = {
+    "units": "ocfpy.generators.hostcmds:units",
+    "keepalived": "ocfpy.generators.hostcmds:keepalived",
+    "firewall": "ocfpy.generators.hostcmds:firewall",
+    "build": "ocfpy.generators.cibcli:build",
+    "check": "ocfpy.generators.cibcli:check",
+    "simulate": "ocfpy.generators.cibcli:simulate",
+    "diff": "ocfpy.generators.cibcli:diff",
+    "push": "ocfpy.generators.cibcli:push",
+    "graph": "ocfpy.generators.cibcli:graph",
+    "drill": "ocfpy.generators.drill:cmd",
+    "corosync": "ocfpy.generators.corosync_cli:corosync",
 }
 
 

@@ -1,0 +1,285 @@
+"""corosync.conf from a small cluster description, and the cluster's authkey.
+
+A pure renderer: `render(CorosyncCluster(...))` validates the input and returns the file's text
+plus warnings; it prints nothing and writes nothing. The same text serves every node (corosync
+finds its own entry in the nodelist by the host's addresses). `write_authkey(path)` is the one
+function here that touches the file system.
+
+The input is three small dataclasses. A richer cluster description (ocfgen's model) maps onto
+them; each carries an optional `origin` ("cluster.toml:12", "node n2") that prefixes its
+validation errors so they point back into the description the user wrote.
+
+    cluster = CorosyncCluster(
+        name="ioc-cluster",
+        nodes=[CorosyncNode(1, "n1", ("192.0.2.1",)), CorosyncNode(2, "n2", ("192.0.2.2",))],
+    )
+    result = render(cluster)        # result.text, result.warnings
+"""
+
+import ipaddress
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Optional
+
+DEFAULT_LOGFILE = "/var/log/corosync/corosync.log"
+AUTHKEY_BYTES = 256  # what corosync-keygen writes by default
+CIPHERS = ("aes256", "aes192", "aes128")
+HASHES = ("sha256", "sha384", "sha512", "sha1", "md5")
+QDEVICE_ALGORITHMS = ("ffsplit", "lms")
+MAX_LINKS = 2
+MAX_NODEID = 2**32 - 1
+
+
+class CorosyncConfigError(ValueError):
+    """A description corosync cannot run from; the message is one line naming the culprit."""
+
+
+@dataclass
+class CorosyncNode:
+    """One cluster node: the id and name Pacemaker's CIB uses, and its ring addresses.
+
+    addresses: one or two IP addresses (ring0_addr, ring1_addr), each on its knet link.
+    """
+
+    nodeid: int
+    name: str
+    addresses: Sequence[str]
+    origin: str = ""
+
+
+@dataclass
+class QuorumDevice:
+    """An optional corosync-qnetd arbiter (model net)."""
+
+    host: str
+    algorithm: str = "ffsplit"
+    origin: str = ""
+
+
+@dataclass
+class CorosyncCluster:
+    """The cluster-wide settings and the nodelist.
+
+    crypto: True (default) sets crypto_cipher/crypto_hash; False turns encryption and
+      authentication off, which `render` accepts only with a warning in its result.
+    token, consensus: totem timeouts in ms; consensus None lets corosync use 1.2 * token.
+    token_coefficient: ms corosync adds to the token per node above two (None: its default,
+      650); the token corosync runs with is token + (nodes - 2) * token_coefficient.
+    two_node: None decides from the node count; True for anything but two nodes is an error.
+    wait_for_all: votequorum's wait_for_all (implied by two_node).
+    link_priorities: knet_link_priority per link (passive mode: the highest number wins).
+    keyfile: authkey path written into totem (None: corosync's default /etc/corosync/authkey).
+    """
+
+    name: str
+    nodes: Sequence[CorosyncNode]
+    crypto: bool = True
+    cipher: str = "aes256"
+    hash: str = "sha256"
+    token: int = 3000
+    token_coefficient: Optional[int] = None
+    consensus: Optional[int] = None
+    two_node: Optional[bool] = None
+    wait_for_all: bool = False
+    link_priorities: Sequence[int] = ()
+    qdevice: Optional[QuorumDevice] = None
+    keyfile: Optional[str] = None
+    logfile: str = DEFAULT_LOGFILE
+    debug: bool = False
+    origin: str = ""
+
+
+@dataclass
+class Rendered:
+    text: str
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _fail(origin, message):
+    raise CorosyncConfigError(f"{origin}: {message}" if origin else message)
+
+
+def _positive_int(value, what, origin, maximum=None):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1 or (
+            maximum is not None and value > maximum):
+        bound = f" and at most {maximum}" if maximum is not None else ""
+        _fail(origin, f"{what} must be an integer of at least 1{bound}, not {value!r}")
+
+
+def _token(value, what, origin):
+    """Names and keys go into corosync's own syntax: no spaces, braces, colons or '#'."""
+    if not isinstance(value, str) or not value or any(c in value for c in " \t\n{}:#\"'"):
+        _fail(origin, f"{what} {value!r} must be a non-empty word without spaces, braces, "
+                      f"colons, quotes or '#'")
+
+
+def validate(cluster):
+    """Raise CorosyncConfigError for the first problem found; return the warnings otherwise."""
+    origin = cluster.origin
+    _token(cluster.name, "cluster name", origin)
+    if len(cluster.name) > 32:
+        # corosync derives the knet cluster id from it; pcs and crmsh cap it at 32 characters.
+        _fail(origin, f"cluster name {cluster.name!r} is longer than 32 characters")
+    if not cluster.nodes:
+        _fail(origin, "the cluster has no nodes")
+    ids, names, addresses = {}, {}, {}
+    links = None
+    for index, node in enumerate(cluster.nodes):
+        where = node.origin or f"node {index + 1}"
+        _positive_int(node.nodeid, "nodeid", where, MAX_NODEID)
+        _token(node.name, "node name", where)
+        if node.nodeid in ids:
+            _fail(where, f"nodeid {node.nodeid} is already used by node {ids[node.nodeid]}")
+        if node.name in names:
+            _fail(where, f"node name {node.name!r} is already used by nodeid {names[node.name]}")
+        ids[node.nodeid], names[node.name] = node.name, node.nodeid
+        if isinstance(node.addresses, str) or not 1 <= len(node.addresses) <= MAX_LINKS:
+            _fail(where, f"node {node.name} needs one or two ring addresses, "
+                         f"not {node.addresses!r}")
+        for ring, address in enumerate(node.addresses):
+            try:
+                parsed = ipaddress.ip_address(address)
+            except ValueError:
+                _fail(where, f"ring{ring}_addr of node {node.name}: {address!r} is not an "
+                             f"IP address")
+            if parsed in addresses:
+                _fail(where, f"ring{ring}_addr {address} of node {node.name} is already used "
+                             f"by node {addresses[parsed]}")
+            addresses[parsed] = node.name
+        if links is None:
+            links = len(node.addresses)
+        elif len(node.addresses) != links:
+            _fail(where, f"node {node.name} has {len(node.addresses)} ring addresses, the "
+                         f"first node has {links}: every node needs one on each link")
+    _positive_int(cluster.token, "totem token", origin)
+    if cluster.token_coefficient is not None and (
+            isinstance(cluster.token_coefficient, bool) or
+            not isinstance(cluster.token_coefficient, int) or cluster.token_coefficient < 0):
+        _fail(origin, f"totem token_coefficient must be an integer of at least 0, not "
+                      f"{cluster.token_coefficient!r}")
+    if cluster.consensus is not None:
+        _positive_int(cluster.consensus, "totem consensus", origin)
+        if len(cluster.nodes) > 2 and cluster.consensus < cluster.token * 1.2:
+            _fail(origin, f"totem consensus {cluster.consensus} must be at least 1.2 * token "
+                          f"({cluster.token}) for more than two nodes")
+    if cluster.two_node and len(cluster.nodes) != 2:
+        _fail(origin, f"two_node is set but the cluster has {len(cluster.nodes)} node(s), "
+                      f"not two")
+    if cluster.two_node and cluster.qdevice is not None:
+        _fail(origin, "two_node and a quorum device exclude each other: the device breaks ties")
+    if cluster.link_priorities:
+        if len(cluster.link_priorities) != links:
+            _fail(origin, f"{len(cluster.link_priorities)} link priorities for {links} link(s)")
+        for priority in cluster.link_priorities:
+            if isinstance(priority, bool) or not isinstance(priority, int) or not (
+                    0 <= priority <= 255):
+                _fail(origin, f"link priority {priority!r} must be an integer from 0 to 255")
+    if cluster.qdevice is not None:
+        qd = cluster.qdevice
+        _token(qd.host, "quorum device host", qd.origin or origin)
+        if qd.algorithm not in QDEVICE_ALGORITHMS:
+            _fail(qd.origin or origin, f"quorum device algorithm {qd.algorithm!r} is not one "
+                                       f"of {', '.join(QDEVICE_ALGORITHMS)}")
+    for path, what in ((cluster.logfile, "logfile"), (cluster.keyfile, "keyfile")):
+        if path is not None and (not path.startswith("/") or any(c in path for c in " \n{}#")):
+            _fail(origin, f"{what} {path!r} must be an absolute path without spaces or braces")
+    warnings = []
+    if cluster.crypto:
+        if cluster.cipher not in CIPHERS:
+            _fail(origin, f"crypto cipher {cluster.cipher!r} is not one of {', '.join(CIPHERS)}")
+        if cluster.hash not in HASHES:
+            _fail(origin, f"crypto hash {cluster.hash!r} is not one of {', '.join(HASHES)}")
+    else:
+        warnings.append(f"{origin + ': ' if origin else ''}crypto is off: cluster traffic is "
+                        f"neither encrypted nor authenticated, any host on the ring network "
+                        f"can join or forge membership messages")
+    return tuple(warnings)
+
+
+def _section(name, lines, indent=0):
+    # corosync's parser wants a newline after every '{'.
+    pad = "\t" * indent
+    return [f"{pad}{name} {{", *lines, f"{pad}}}"]
+
+
+def _kv(key, value, indent):
+    return "\t" * indent + f"{key}: {value}"
+
+
+def render(cluster):
+    """Validate `cluster` and return Rendered(text, warnings); raises CorosyncConfigError."""
+    warnings = validate(cluster)
+    links = len(cluster.nodes[0].addresses)
+    totem = [
+        _kv("version", 2, 1),
+        _kv("cluster_name", cluster.name, 1),
+        _kv("transport", "knet", 1),
+        _kv("crypto_cipher", cluster.cipher if cluster.crypto else "none", 1),
+        _kv("crypto_hash", cluster.hash if cluster.crypto else "none", 1),
+        _kv("token", cluster.token, 1),
+    ]
+    if cluster.token_coefficient is not None:
+        totem.append(_kv("token_coefficient", cluster.token_coefficient, 1))
+    if cluster.consensus is not None:
+        totem.append(_kv("consensus", cluster.consensus, 1))
+    if cluster.crypto and cluster.keyfile:
+        totem.append(_kv("keyfile", cluster.keyfile, 1))
+    if links > 1 or cluster.link_priorities:
+        totem.append(_kv("link_mode", "passive", 1))
+    for link, priority in enumerate(cluster.link_priorities):
+        totem += _section("interface", [_kv("linknumber", link, 2),
+                                        _kv("knet_link_priority", priority, 2)], 1)
+    nodelist = []
+    for node in cluster.nodes:
+        entries = [_kv(f"ring{ring}_addr", address, 2) for ring, address in
+                   enumerate(node.addresses)]
+        entries += [_kv("name", node.name, 2), _kv("nodeid", node.nodeid, 2)]
+        nodelist += _section("node", entries, 1)
+    quorum = [_kv("provider", "corosync_votequorum", 1)]
+    two_node = cluster.two_node if cluster.two_node is not None else len(cluster.nodes) == 2
+    if two_node and cluster.qdevice is None:
+        quorum.append(_kv("two_node", 1, 1))
+    if cluster.wait_for_all:
+        quorum.append(_kv("wait_for_all", 1, 1))
+    if cluster.qdevice is not None:
+        net = _section("net", [_kv("host", cluster.qdevice.host, 3),
+                               _kv("algorithm", cluster.qdevice.algorithm, 3)], 2)
+        quorum += _section("device", [_kv("model", "net", 2), *net], 1)
+    logging = [
+        _kv("to_logfile", "yes", 1),
+        _kv("logfile", cluster.logfile, 1),
+        _kv("to_syslog", "no", 1),
+        _kv("to_stderr", "no", 1),
+        _kv("timestamp", "on", 1),
+        _kv("debug", "on" if cluster.debug else "off", 1),
+    ]
+    lines = ["# Generated by ocfgen from the cluster description; edit the description instead."]
+    for name, body in (("totem", totem), ("nodelist", nodelist), ("quorum", quorum),
+                       ("logging", logging)):
+        lines += _section(name, body)
+    return Rendered("\n".join(lines) + "\n", warnings)
+
+
+def write_authkey(path, *, replace=False):
+    """Write a fresh corosync authkey (256 bytes from os.urandom) at `path`, mode 0400.
+
+    Never prints or returns the key. An existing file is an error unless `replace`, and then it
+    is swapped atomically (a new file renamed over it), so a reader never sees half a key.
+    """
+    key = os.urandom(AUTHKEY_BYTES)
+    target = path if not replace else f"{path}.ocfgen-{os.getpid()}.tmp"
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o400)
+    try:
+        os.fchmod(fd, 0o400)  # whatever the umask
+        view = memoryview(key)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        os.unlink(target)
+        raise
+    os.close(fd)
+    if replace:
+        os.replace(target, path)

@@ -1,0 +1,127 @@
+"""ocfgen corosync: corosync.conf and the authkey from the cluster description.
+
+One corosync.conf serves every node (corosync finds its own entry by the host's addresses),
+so the command writes OUTDIR/corosync.conf and OUTDIR/authkey, to be installed in /etc/corosync
+(or the description's keyfile path) on each node. The node ids and names are the ones the CIB
+uses: both come from the same model. Exit codes as for the CIB commands (2: a bad description,
+one located line, nothing written; 1: --verify found a file corosync refuses).
+"""
+
+import os
+import shutil
+import subprocess
+
+import click
+
+from .cibcli import BAD_INPUT, FAILED, _Exit, _guarded, _load, description_argument
+from .corosync import DEFAULT_LOGFILE
+
+
+def verify_on_node(conf_text, addresses, *, keyfile=None, logfile=DEFAULT_LOGFILE, timeout=30):
+    """Run `corosync -t` on `conf_text` as the node with `addresses` sees it; (code, output).
+
+    Inside fresh network and mount namespaces (gone when the command ends): a veth holds the
+    node's ring addresses (corosync must find itself in the nodelist), tmpfs over the key's
+    and the log's directories holds a throwaway key and corosync's log, so nothing of this
+    host is read or written. The output includes what corosync logged.
+    """
+    import ipaddress
+    import shlex
+    import tempfile
+
+    from .corosync import write_authkey
+
+    keyfile = keyfile or "/etc/corosync/authkey"
+    with tempfile.TemporaryDirectory(prefix="ocfgen-corosync-") as scratch:
+        conf = os.path.join(scratch, "corosync.conf")
+        with open(conf, "w") as f:
+            f.write(conf_text)
+        write_authkey(os.path.join(scratch, "authkey"))
+        q = shlex.quote
+        # Opened before any mount, so no tmpfs below can hide them (read back via /proc).
+        script = [f"exec 3<{q(conf)} 4<{q(os.path.join(scratch, 'authkey'))}",
+                  f"mount -t tmpfs -o mode=0755 ocfgen {q(os.path.dirname(keyfile))}",
+                  f"cat /proc/self/fd/4 > {q(keyfile)}", f"chmod 0400 {q(keyfile)}"]
+        if os.path.isdir(os.path.dirname(logfile)):
+            script.append(f"mount -t tmpfs -o mode=0755 ocfgen {q(os.path.dirname(logfile))}")
+        script += ["ip link set lo up", "ip link add ocfgen0 type veth peer name ocfgen1"]
+        for address in addresses:
+            if ipaddress.ip_address(address).version == 6:
+                script.append(f"ip addr add {address}/64 dev ocfgen0 nodad")
+            else:
+                script.append(f"ip addr add {address}/24 dev ocfgen0")
+        script += ["ip link set ocfgen0 up", "code=0",
+                   "corosync -t -c /proc/self/fd/3 || code=$?",
+                   f"cat {q(logfile)} 2>/dev/null || true", 'exit "$code"']
+        if not os.path.isdir(os.path.dirname(keyfile)):
+            return 1, f"the key's directory {os.path.dirname(keyfile)} does not exist here"
+        done = subprocess.run(["unshare", "--net", "--mount", "--propagation", "private",
+                               "sh", "-ec", "\n".join(script)], capture_output=True,
+                              text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    return done.returncode, (done.stdout + done.stderr).strip()
+
+
+@click.command()
+@description_argument
+@click.option("-o", "--output", "outdir", required=True,
+              help="Directory for corosync.conf and authkey (created if missing).")
+@click.option("--new-authkey", is_flag=True,
+              help="Replace an existing OUTDIR/authkey (a running cluster needs the old one "
+                   "until every node has the new one).")
+@click.option("--verify", is_flag=True,
+              help="Run corosync -t on the file as each node (root; a network namespace per "
+                   "node holding its ring addresses).")
+@_guarded
+def corosync(description, outdir, new_authkey, verify):
+    """Generate corosync.conf and the authkey for the nodes of DESCRIPTION."""
+    from .corosync import CorosyncConfigError, render, write_authkey
+    from .corosync_map import corosync_cluster
+    from .output_files import write_file
+
+    cluster = _load(description)
+    if not cluster.nodes:
+        raise _Exit(BAD_INPUT, f"{description}: the description has no [nodes.*] tables")
+    missing = [node.name for node in cluster.nodes if not node.addresses]
+    if missing:
+        raise _Exit(BAD_INPUT, f"{description}: node {missing[0]} has no addresses; corosync "
+                               f"needs a ring address for every node")
+    settings = corosync_cluster(cluster)
+    try:
+        result = render(settings)
+    except CorosyncConfigError as exc:
+        raise _Exit(BAD_INPUT, str(exc)) from None
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if os.path.exists(outdir) and not os.path.isdir(outdir):
+        raise _Exit(BAD_INPUT, f"{outdir}: exists and is not a directory")
+    conf = os.path.join(outdir, "corosync.conf")
+    if verify:
+        problems = _verify(result.text, settings)
+        if problems:
+            raise _Exit(FAILED, f"{description}: corosync -t refuses the file: {problems}")
+    write_file(conf, result.text, 0o644)
+    key = os.path.join(outdir, "authkey")
+    if os.path.exists(key) and not new_authkey:
+        key_note = "kept"
+    else:
+        write_authkey(key, replace=os.path.exists(key))
+        key_note = "new, 0400"
+    names = ", ".join(node.name for node in settings.nodes)
+    target = settings.keyfile or "/etc/corosync/authkey"
+    click.echo(f"{conf}, {key} ({key_note}): install corosync.conf as "
+               f"/etc/corosync/corosync.conf and the key as {target} on {names}"
+               f"{' (corosync -t passed on every node)' if verify else ''}", err=True)
+
+
+def _verify(text, settings):
+    """The first node whose corosync -t fails, with corosync's reason; '' when all pass."""
+    if shutil.which("corosync") is None or shutil.which("unshare") is None or os.geteuid():
+        raise _Exit(BAD_INPUT, "--verify needs root, corosync and unshare")
+    for node in settings.nodes:
+        code, output = verify_on_node(text, node.addresses, keyfile=settings.keyfile,
+                                      logfile=settings.logfile)
+        if code != 0:
+            errors = [line for line in output.splitlines() if " error " in line] or \
+                output.splitlines() or [f"exit code {code}"]
+            return f"as node {node.name}: {errors[0].strip()}"
+    return ""

@@ -1,0 +1,65 @@
+"""Shared fixtures: real test clusters (ocfpy.testbed), started on first use, one per session.
+
+    @pytest.mark.cluster
+    def test_mine(cluster1):                       # or cluster3 (three nodes)
+        cluster1.create_resource(id="t-mine", agent="ocf:ocfpy:daemon",
+                                 params={"command": "sleep 100000"}, monitor="2s")
+        assert cluster1.where("t-mine") == ["node1"]
+        pid = cluster1.pidfile_pid("node1", "/run/ocfpy/daemon/t-mine.pid")
+        cluster1.run("node1", ["kill", "-0", str(pid)])      # inside the node's namespaces
+        cluster1.delete_resource("t-mine")                   # stops, waits, removes
+
+The clusters are shared by every test of the session: give resources ids unique to your test
+and delete them at the end (a finally or a fixture), so the next test finds a clean cluster.
+Scratch files a resource reads can live under tmp_path: nodes share the host's /tmp and /usr,
+but each has its own /run, /dev/shm, /etc/corosync, /var/lib/pacemaker and network.
+"""
+
+import os
+import shutil
+
+import pytest
+
+_clusters = {}
+
+
+def _cluster(request, size):
+    if os.geteuid() != 0:
+        pytest.skip("a test cluster needs root")
+    for tool in ("corosync", "pacemakerd", "unshare", "nsenter", "ip"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"a test cluster needs {tool} (dev/bootstrap.sh installs it)")
+    if size not in _clusters:
+        from ocfpy.testbed import Cluster
+
+        cluster = Cluster(nodes=size)
+        _clusters[size] = cluster  # registered first: stopped at session end even if start fails
+        cluster.start()
+    return _clusters[size]
+
+
+@pytest.fixture(scope="session")
+def cluster1(request):
+    """A running single-node cluster (node1, ring on the node's own loopback)."""
+    return _cluster(request, 1)
+
+
+@pytest.fixture(scope="session")
+def cluster3(request):
+    """A running three-node cluster (node1..node3 on a private bridge)."""
+    return _cluster(request, 3)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Stop the session's clusters and fail the run if anything of theirs is left running."""
+    if not _clusters:
+        return
+    from ocfpy.testbed.cluster import leftovers
+
+    for cluster in _clusters.values():
+        cluster.stop()
+    _clusters.clear()
+    left = leftovers()
+    if left:
+        print("\nocfpy.testbed: test clusters left behind:\n  " + "\n  ".join(left))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
