@@ -9,6 +9,7 @@ site's environment file (e.g. .bash_profile.acs) may be sourced before each of t
 import os
 
 from ocfpy.codes import OCF, OCFError
+from ocfpy.nodecheck import require_user
 from ocfpy.params import Parameter, absolute_path
 
 # Offsets from 3000 + 100*N, as ACS's acsstartup assigns them.
@@ -160,14 +161,7 @@ class AcsEnvironment:
         parent = os.path.dirname(self.instance_dir)
         if not os.path.isdir(parent):
             raise OCFError(OCF.ERR_INSTALLED, f"ACS_TMP {parent} is not a directory on this node")
-        if self.params.user:
-            import pwd
-
-            try:
-                pwd.getpwnam(self.params.user)
-            except KeyError:
-                raise OCFError(OCF.ERR_INSTALLED,
-                               f"user {self.params.user!r} does not exist on this node") from None
+        require_user(self.params.user)
 
     def run(self, agent, argv, logfile, timeout):
         """Run an acsstartup command to completion: (exit status or None on timeout, output tail).

@@ -9,6 +9,7 @@ folders are per instance, so several appliances ("archivers on demand") share a 
 
 from ocfpy.agent import Agent
 from ocfpy.codes import OCF, OCFError
+from ocfpy.nodecheck import require_user
 from ocfpy.params import Parameter, absolute_path, command_line, environment_assignments
 from ocfpy.service import PidfileService, default_pidfile
 
@@ -201,14 +202,7 @@ class ArchiverAgent(Agent):
             if not os.path.isdir(folder) and not os.path.isdir(parent):
                 raise OCFError(OCF.ERR_INSTALLED, f"{variable} {folder} cannot be created: "
                                                   f"{parent} is not a directory")
-        if self.params.user:
-            import pwd
-
-            try:
-                pwd.getpwnam(self.params.user)
-            except KeyError:
-                raise OCFError(OCF.ERR_INSTALLED,
-                               f"user {self.params.user!r} does not exist on this node") from None
+        require_user(self.params.user)
         for service in self.services.values():
             service.check_usable()
 

@@ -7,6 +7,7 @@ escalates from the stop signal to SIGKILL of the whole session inside the stop t
 
 from ocfpy.agent import Agent
 from ocfpy.codes import OCF, OCFError
+from ocfpy.nodecheck import require_directory, require_user
 from ocfpy.params import (
     Parameter,
     absolute_path,
@@ -86,16 +87,8 @@ class DaemonAgent(Agent):
         if find_executable(argv[0], env["PATH"]) is None:
             raise OCFError(OCF.ERR_INSTALLED,
                            f"command {argv[0]!r} is not an executable on this node")
-        if not os.path.isdir(self.params.cwd):
-            raise OCFError(OCF.ERR_INSTALLED, f"cwd {self.params.cwd} is not a directory here")
-        if self.params.user:
-            import pwd
-
-            try:
-                pwd.getpwnam(self.params.user)
-            except KeyError:
-                raise OCFError(OCF.ERR_INSTALLED,
-                               f"user {self.params.user!r} does not exist on this node") from None
+        require_directory(self.params.cwd, "cwd")
+        require_user(self.params.user)
         log_dir = os.path.dirname(self.params.logfile)
         if not os.path.isdir(log_dir):
             raise OCFError(OCF.ERR_INSTALLED, f"logfile directory {log_dir} does not exist")

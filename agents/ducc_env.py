@@ -10,6 +10,7 @@ belongs to this DUCC_HOME when one of its arguments names a path under it.
 import os
 
 from ocfpy.codes import OCF, OCFError
+from ocfpy.nodecheck import require_directory, require_user
 from ocfpy.params import Parameter, absolute_path, environment_assignments
 
 # ducc.py -c name -> how its daemon is recognised.
@@ -107,18 +108,10 @@ class DuccEnvironment:
         self.script = os.path.join(self.home, "admin", "ducc.py")
 
     def validate(self):
-        if not os.path.isdir(self.home):
-            raise OCFError(OCF.ERR_INSTALLED, f"ducc_home {self.home} is not a directory here")
+        require_directory(self.home, "ducc_home")
         if not (os.path.isfile(self.script) and os.access(self.script, os.X_OK)):
             raise OCFError(OCF.ERR_INSTALLED, f"{self.script} is not an executable here")
-        if self.params.user:
-            import pwd
-
-            try:
-                pwd.getpwnam(self.params.user)
-            except KeyError:
-                raise OCFError(OCF.ERR_INSTALLED,
-                               f"user {self.params.user!r} does not exist on this node") from None
+        require_user(self.params.user)
 
     def logfile(self):
         if self.params.logfile:

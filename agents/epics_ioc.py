@@ -16,6 +16,7 @@ from ocfpy import pidfile
 from ocfpy.agent import Agent
 from ocfpy.codes import OCF, OCFError
 from ocfpy.identity import Identity, read_stat
+from ocfpy.nodecheck import require_user
 from ocfpy.params import Parameter, absolute_path, command_line, environment_assignments
 from ocfpy.service import PidfileService, default_pidfile
 
@@ -191,14 +192,7 @@ class EpicsIocAgent(Agent):
         problem = self._boot_problem(validating=True)
         if problem:
             raise OCFError(OCF.ERR_INSTALLED, problem)
-        if self.params.user:
-            import pwd
-
-            try:
-                pwd.getpwnam(self.params.user)
-            except KeyError:
-                raise OCFError(OCF.ERR_INSTALLED,
-                               f"user {self.params.user!r} does not exist on this node") from None
+        require_user(self.params.user)
         if self.params.logfile and not os.path.isdir(os.path.dirname(self.params.logfile)):
             raise OCFError(OCF.ERR_INSTALLED,
                            f"logfile directory {os.path.dirname(self.params.logfile)} does not exist")

@@ -11,26 +11,18 @@ Usage: benchmarks/acs_ducc_monitor.py [N] (root; agents installed: dev/reinstall
 """
 
 import os
-import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
+
+from calltime import measure  # benchmarks/ is on sys.path when a script runs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 AGENTS = "/usr/lib/ocf/resource.d/ocfpy"
 
 
-def measure(argv, env):
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    began = time.perf_counter()
-    done = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wall = time.perf_counter() - began
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), \
-        done.returncode
 
 
 def main():

@@ -12,13 +12,13 @@ Usage: benchmarks/monitor_epics.py [N] (root; agents installed: dev/reinstall.sh
 """
 
 import os
-import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
+
+from calltime import measure  # benchmarks/ is on sys.path when a script runs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 AGENTS = "/usr/lib/ocf/resource.d/ocfpy"
@@ -28,14 +28,6 @@ CA = {"EPICS_CA_SERVER_PORT": "15950", "EPICS_CA_REPEATER_PORT": "15951",
       "EPICS_CAS_INTF_ADDR_LIST": "127.0.0.1"}
 
 
-def measure(argv, env):
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    began = time.perf_counter()
-    done = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wall = time.perf_counter() - began
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), \
-        done.returncode
 
 
 def environments(scratch):

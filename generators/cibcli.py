@@ -12,54 +12,14 @@ import tempfile
 
 import click
 
-BAD_INPUT = 2
-FAILED = 1
-INTERNAL = 70
-
-
-class _Exit(Exception):
-    def __init__(self, code, message=""):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-def _guarded(function):
-    """Run a command body: known failures become one line and an exit code, never a traceback."""
-    import functools
-
-    @functools.wraps(function)
-    def wrapper(*args, **kwargs):
-        try:
-            return function(*args, **kwargs)
-        except _Exit as stop:
-            if stop.message:
-                click.echo(stop.message, err=True)
-            sys.exit(stop.code)
-        except BrokenPipeError:  # the reader went away (| head): nothing left to say
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            sys.exit(FAILED)
-        except KeyboardInterrupt:
-            click.echo("ocfgen: interrupted", err=True)
-            sys.exit(130)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
-            raise
-        except Exception as exc:  # a bug: say so in one line
-            click.echo(f"ocfgen: internal error: {type(exc).__name__}: {exc}", err=True)
-            sys.exit(INTERNAL)
-    return wrapper
-
-
-def _load(path):
-    from .description import DescriptionError, load
-
-    try:
-        cluster = load(path)
-    except DescriptionError as exc:
-        raise _Exit(BAD_INPUT, str(exc)) from None
-    for warning in cluster.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    return cluster
+from .clirun import (
+    BAD_INPUT,
+    FAILED,
+    CommandFailed,
+    description_argument,
+    guarded,
+    load_description,
+)
 
 
 def _render(cluster):
@@ -68,7 +28,7 @@ def _render(cluster):
     try:
         return render(cluster)
     except RenderError as exc:
-        raise _Exit(BAD_INPUT, f"{cluster.source}: {exc}") from None
+        raise CommandFailed(BAD_INPUT, f"{cluster.source}: {exc}") from None
 
 
 def _validate(cib_bytes, path, crm_verify=True):
@@ -87,7 +47,7 @@ def _validate(cib_bytes, path, crm_verify=True):
 def _fail_validation(source, problems):
     first = problems[0]
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-    return _Exit(FAILED, f"{source}: the generated CIB does not validate: {first}{more}")
+    return CommandFailed(FAILED, f"{source}: the generated CIB does not validate: {first}{more}")
 
 
 class _Scratch:
@@ -104,7 +64,7 @@ class _Scratch:
             with os.fdopen(handle, "wb") as out:
                 out.write(self.data)
         except OSError as exc:
-            raise _Exit(BAD_INPUT, f"{self.directory or tempfile.gettempdir()}: cannot write: "
+            raise CommandFailed(BAD_INPUT, f"{self.directory or tempfile.gettempdir()}: cannot write: "
                                    f"{exc.strerror}") from None
         return self.path
 
@@ -113,24 +73,21 @@ class _Scratch:
             os.unlink(self.path)
 
 
-description_argument = click.argument("description", type=click.Path(dir_okay=False))
-
-
 @click.command()
 @description_argument
 @click.option("-o", "--output", default="-", show_default=True,
               help="Where to write the CIB ('-' for standard output).")
 @click.option("--no-verify", is_flag=True, help="Skip crm_verify (the RNG schemas still apply).")
-@_guarded
+@guarded
 def build(description, output, no_verify):
     """Generate the CIB of DESCRIPTION, validated, written atomically."""
-    cluster = _load(description)
+    cluster = load_description(description)
     data = _render(cluster)
     directory = None
     if output != "-":
         directory = os.path.dirname(os.path.abspath(output))
         if not os.path.isdir(directory):
-            raise _Exit(BAD_INPUT, f"{output}: cannot write: no directory {directory}")
+            raise CommandFailed(BAD_INPUT, f"{output}: cannot write: no directory {directory}")
     # The CIB is validated in a private file next to the output, which then replaces the
     # output in one rename: a reader sees the old file or the new one, never a part.
     with _Scratch(data, directory) as path:
@@ -151,10 +108,10 @@ def build(description, output, no_verify):
 
 @click.command()
 @description_argument
-@_guarded
+@guarded
 def check(description):
     """Check DESCRIPTION and validate its CIB without writing anything."""
-    cluster = _load(description)
+    cluster = load_description(description)
     corosync = _check_corosync(cluster)
     data = _render(cluster)
     with _Scratch(data) as path:
@@ -175,7 +132,7 @@ def _check_corosync(cluster):
     try:
         warnings = validate(corosync_cluster(cluster))
     except CorosyncConfigError as exc:
-        raise _Exit(BAD_INPUT, str(exc)) from None
+        raise CommandFailed(BAD_INPUT, str(exc)) from None
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
     return "; corosync settings valid"
@@ -184,22 +141,22 @@ def _check_corosync(cluster):
 @click.command()
 @description_argument
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@_guarded
+@guarded
 def simulate(description, as_json):
     """Where every resource runs, and what happens when each node is lost."""
     from .simulate import SimulationError
     from .simulate import simulate as run
 
-    cluster = _load(description)
+    cluster = load_description(description)
     if not cluster.nodes:
-        raise _Exit(BAD_INPUT, f"{description}: nodes: the description has no nodes to "
+        raise CommandFailed(BAD_INPUT, f"{description}: nodes: the description has no nodes to "
                                f"simulate on")
     data = _render(cluster)
     with _Scratch(data) as path:
         try:
             result = run(path, [n.name for n in cluster.nodes])
         except SimulationError as exc:
-            raise _Exit(FAILED, f"{description}: simulation failed: {exc}") from None
+            raise CommandFailed(FAILED, f"{description}: simulation failed: {exc}") from None
     resources = [p.id for p in cluster.primitives] + [d.id for d in cluster.fence_devices()]
     if as_json:
         import json
@@ -240,17 +197,17 @@ def _live(cluster):
         live = query()
         return live, configuration(live, data)
     except LiveError as exc:
-        raise _Exit(FAILED, f"live cluster: {exc}") from None
+        raise CommandFailed(FAILED, f"live cluster: {exc}") from None
 
 
 @click.command()
 @description_argument
-@_guarded
+@guarded
 def diff(description):
     """Show how the running cluster's configuration differs from DESCRIPTION's."""
     from .live import diff as compare
 
-    cluster = _load(description)
+    cluster = load_description(description)
     live, new = _live(cluster)
     lines = compare(live, new)
     for line in lines:
@@ -261,7 +218,7 @@ def diff(description):
 @click.command()
 @description_argument
 @click.option("-y", "--yes", is_flag=True, help="Do not ask before replacing.")
-@_guarded
+@guarded
 def push(description, yes):
     """Replace the running cluster's configuration with DESCRIPTION's, in one step.
 
@@ -271,7 +228,7 @@ def push(description, yes):
     from .live import diff as compare
     from .live import push as replace
 
-    cluster = _load(description)
+    cluster = load_description(description)
     live, new = _live(cluster)
     lines = compare(live, new)
     if not lines:
@@ -281,11 +238,11 @@ def push(description, yes):
         click.echo(line)
     if not yes and not click.confirm(
             f"Replace the configuration (admin_epoch {live.admin_epoch}, epoch {live.epoch})?"):
-        raise _Exit(FAILED, "not pushed")
+        raise CommandFailed(FAILED, "not pushed")
     try:
         replace(live, new)
     except LiveError as exc:
-        raise _Exit(FAILED, f"push refused: {exc}") from None
+        raise CommandFailed(FAILED, f"push refused: {exc}") from None
     click.echo(f"pushed {description} ({len(cluster.primitives)} resources)")
 
 
@@ -293,13 +250,13 @@ def push(description, yes):
 @description_argument
 @click.option("-o", "--output", default="-", show_default=True,
               help="Output file: .svg renders with Graphviz, anything else is DOT text.")
-@_guarded
+@guarded
 def graph(description, output):
     """Draw DESCRIPTION's resources and constraints (Graphviz DOT or SVG)."""
     from .graph import dot, svg
     from .output_files import write_file
 
-    cluster = _load(description)
+    cluster = load_description(description)
     text = dot(cluster)
     if output == "-":
         click.echo(text, nl=False)
@@ -308,10 +265,10 @@ def graph(description, output):
         if output.endswith(".svg"):
             picture = svg(text)
             if picture is None:
-                raise _Exit(FAILED, f"{output}: Graphviz's dot is not installed; write .dot "
+                raise CommandFailed(FAILED, f"{output}: Graphviz's dot is not installed; write .dot "
                                     f"instead")
             write_file(output, picture.decode("utf-8"))
         else:
             write_file(output, text)
     except OSError as exc:
-        raise _Exit(BAD_INPUT, f"{output}: cannot write: {exc.strerror}") from None
+        raise CommandFailed(BAD_INPUT, f"{output}: cannot write: {exc.strerror}") from None

@@ -13,7 +13,14 @@ import subprocess
 
 import click
 
-from .cibcli import BAD_INPUT, FAILED, _Exit, _guarded, _load, description_argument
+from .clirun import (
+    BAD_INPUT,
+    FAILED,
+    CommandFailed,
+    description_argument,
+    guarded,
+    load_description,
+)
 from .corosync import DEFAULT_LOGFILE
 
 
@@ -71,34 +78,34 @@ def verify_on_node(conf_text, addresses, *, keyfile=None, logfile=DEFAULT_LOGFIL
 @click.option("--verify", is_flag=True,
               help="Run corosync -t on the file as each node (root; a network namespace per "
                    "node holding its ring addresses).")
-@_guarded
+@guarded
 def corosync(description, outdir, new_authkey, verify):
     """Generate corosync.conf and the authkey for the nodes of DESCRIPTION."""
     from .corosync import CorosyncConfigError, render, write_authkey
     from .corosync_map import corosync_cluster
     from .output_files import write_file
 
-    cluster = _load(description)
+    cluster = load_description(description)
     if not cluster.nodes:
-        raise _Exit(BAD_INPUT, f"{description}: the description has no [nodes.*] tables")
+        raise CommandFailed(BAD_INPUT, f"{description}: the description has no [nodes.*] tables")
     missing = [node.name for node in cluster.nodes if not node.addresses]
     if missing:
-        raise _Exit(BAD_INPUT, f"{description}: node {missing[0]} has no addresses; corosync "
+        raise CommandFailed(BAD_INPUT, f"{description}: node {missing[0]} has no addresses; corosync "
                                f"needs a ring address for every node")
     settings = corosync_cluster(cluster)
     try:
         result = render(settings)
     except CorosyncConfigError as exc:
-        raise _Exit(BAD_INPUT, str(exc)) from None
+        raise CommandFailed(BAD_INPUT, str(exc)) from None
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     if os.path.exists(outdir) and not os.path.isdir(outdir):
-        raise _Exit(BAD_INPUT, f"{outdir}: exists and is not a directory")
+        raise CommandFailed(BAD_INPUT, f"{outdir}: exists and is not a directory")
     conf = os.path.join(outdir, "corosync.conf")
     if verify:
         problems = _verify(result.text, settings)
         if problems:
-            raise _Exit(FAILED, f"{description}: corosync -t refuses the file: {problems}")
+            raise CommandFailed(FAILED, f"{description}: corosync -t refuses the file: {problems}")
     write_file(conf, result.text, 0o644)
     key = os.path.join(outdir, "authkey")
     if os.path.exists(key) and not new_authkey:
@@ -116,7 +123,7 @@ def corosync(description, outdir, new_authkey, verify):
 def _verify(text, settings):
     """The first node whose corosync -t fails, with corosync's reason; '' when all pass."""
     if shutil.which("corosync") is None or shutil.which("unshare") is None or os.geteuid():
-        raise _Exit(BAD_INPUT, "--verify needs root, corosync and unshare")
+        raise CommandFailed(BAD_INPUT, "--verify needs root, corosync and unshare")
     for node in settings.nodes:
         code, output = verify_on_node(text, node.addresses, keyfile=settings.keyfile,
                                       logfile=settings.logfile)

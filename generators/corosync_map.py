@@ -20,6 +20,7 @@ def corosync_cluster(cluster):
         cipher=settings.cipher,
         hash=settings.hash,
         token=settings.token,
+        token_coefficient=settings.token_coefficient,
         consensus=settings.consensus,
         two_node=settings.two_node,
         wait_for_all=settings.wait_for_all,

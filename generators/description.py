@@ -26,6 +26,7 @@ The format, by example (examples/*.toml hold complete ones):
     [corosync]                      # see ocfpy.generators.corosync (all optional)
     crypto = true
     token = 3000
+    token_coefficient = 650         # ms added to the token per node above two
     link_priorities = [255, 1]
 
     [nodes.alma-a]                  # one table per node, named as the node's host name
@@ -407,7 +408,8 @@ class _Reader(ResourceReader, ConstraintReader):
         return out
 
     def corosync(self, value):
-        allowed = ("transport", "crypto", "cipher", "hash", "token", "consensus", "two_node",
+        allowed = ("transport", "crypto", "cipher", "hash", "token", "token_coefficient",
+                   "consensus", "two_node",
                    "wait_for_all", "link_priorities", "qdevice", "keyfile", "logfile", "debug")
         table = self.table(("corosync",), value, allowed)
         # Without a [corosync] table, corosync's own checks point at [cluster].
@@ -428,6 +430,9 @@ class _Reader(ResourceReader, ConstraintReader):
         for key in ("token", "consensus"):
             if key in table:
                 setattr(out, key, self.integer(path + (key,), table[key], minimum=1))
+        if "token_coefficient" in table:
+            out.token_coefficient = self.integer(path + ("token_coefficient",),
+                                                 table["token_coefficient"], minimum=0)
         if "link_priorities" in table:
             raw = table["link_priorities"]
             if not isinstance(raw, list):

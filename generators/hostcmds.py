@@ -10,26 +10,11 @@ every file that holds one is written mode 0600.
 
 import os
 import subprocess
-import sys
 import tempfile
 
 import click
 
-BAD_INPUT, FAILED = 2, 1
-
-
-class _Stop(Exception):
-    def __init__(self, code, message):
-        super().__init__(message)
-        self.code, self.message = code, message
-
-
-def _run(body):
-    try:
-        body()
-    except _Stop as stop:
-        click.echo(f"ocfgen: {stop.message}", err=True)
-        sys.exit(stop.code)
+from .clirun import BAD_INPUT, FAILED, CommandFailed, description_argument, guarded
 
 
 def _inputs(description, outputs):
@@ -41,7 +26,7 @@ def _inputs(description, outputs):
         cluster = load(description)
         extra = load_outputs(outputs) if outputs else HostOutputs()
     except (DescriptionError, HostOutputsError) as exc:
-        raise _Stop(BAD_INPUT, str(exc)) from None
+        raise CommandFailed(BAD_INPUT, str(exc)) from None
     return cluster, extra
 
 
@@ -59,7 +44,6 @@ def _lines(argv):
     return done.returncode, (done.stdout + done.stderr).strip()
 
 
-description_argument = click.argument("description", type=click.Path(dir_okay=False))
 outputs_option = click.option("--outputs", type=click.Path(dir_okay=False),
                               help="host outputs file ([units], [keepalived], [firewall])")
 directory_option = click.option("-o", "--output-dir", required=True,
@@ -73,23 +57,21 @@ directory_option = click.option("-o", "--output-dir", required=True,
 @directory_option
 @click.option("--verify/--no-verify", default=True,
               help="run systemd-analyze verify on every unit (any line it prints fails)")
+@guarded
 def units(description, outputs, output_dir, verify):
     """systemd units, drop-ins and preset for the described services."""
 
-    def body():
-        from .units import UnitError, render_all, units_from_model
+    from .units import UnitError, render_all, units_from_model
 
-        cluster, extra = _inputs(description, outputs)
-        try:
-            described, vendor = units_from_model(cluster, extra)
-            files = render_all(described, vendor)
-        except UnitError as exc:
-            raise _Stop(BAD_INPUT, str(exc)) from None
-        if verify:
-            _verify_units(files)
-        _write(output_dir, [(path, text, 0o644) for path, text in sorted(files.items())])
-
-    _run(body)
+    cluster, extra = _inputs(description, outputs)
+    try:
+        described, vendor = units_from_model(cluster, extra)
+        files = render_all(described, vendor)
+    except UnitError as exc:
+        raise CommandFailed(BAD_INPUT, str(exc)) from None
+    if verify:
+        _verify_units(files)
+    _write(output_dir, [(path, text, 0o644) for path, text in sorted(files.items())])
 
 
 def _verify_units(files):
@@ -111,7 +93,7 @@ def _verify_units(files):
                 rc, output = _lines(["systemd-analyze", "verify", "--man=no",
                                      os.path.join(scratch, path)])
                 if rc or output:
-                    raise _Stop(FAILED, f"systemd-analyze verify {path}: "
+                    raise CommandFailed(FAILED, f"systemd-analyze verify {path}: "
                                         f"{output.replace(scratch + '/', '') or f'exit {rc}'}")
 
 
@@ -119,39 +101,37 @@ def _verify_units(files):
 @description_argument
 @outputs_option
 @directory_option
+@guarded
 def keepalived(description, outputs, output_dir):
     """keepalived configurations, track and notify scripts of the VIP pairs, one tree per node
     (DIR/NODE/etc/keepalived/...). Check them on the nodes with `keepalived -t`."""
 
-    def body():
-        from .keepalived import KeepalivedError, pairs_from_model, render
+    from .keepalived import KeepalivedError, pairs_from_model, render
 
-        cluster, extra = _inputs(description, outputs)
-        if not extra.pairs:
-            raise _Stop(BAD_INPUT, "no VIP pair described: add a [keepalived.NAME] table to the "
-                                   "--outputs file")
-        secrets = {}
-        for pair in extra.pairs:
-            if pair.secret_file:
-                secrets[pair.secret_file] = _read_secret(pair.secret_file, pair.where.at("secret_file"))
-        try:
-            pairs = pairs_from_model(cluster, extra, secrets)
-            files = []
-            seen = set()
-            for pair in pairs:
-                for node, outputs_of_node in render(pair).items():
-                    for f in outputs_of_node:
-                        path = os.path.join(node, f.path.lstrip("/"))
-                        if path in seen:
-                            raise KeepalivedError(f"node {node} is in two VIP pairs: one keepalived"
-                                                  ".conf per node holds one pair in this version")
-                        seen.add(path)
-                        files.append((path, f.text, f.mode))
-        except KeepalivedError as exc:
-            raise _Stop(BAD_INPUT, str(exc)) from None
-        _write(output_dir, files)
-
-    _run(body)
+    cluster, extra = _inputs(description, outputs)
+    if not extra.pairs:
+        raise CommandFailed(BAD_INPUT, "no VIP pair described: add a [keepalived.NAME] table to the "
+                               "--outputs file")
+    secrets = {}
+    for pair in extra.pairs:
+        if pair.secret_file:
+            secrets[pair.secret_file] = _read_secret(pair.secret_file, pair.where.at("secret_file"))
+    try:
+        pairs = pairs_from_model(cluster, extra, secrets)
+        files = []
+        seen = set()
+        for pair in pairs:
+            for node, outputs_of_node in render(pair).items():
+                for f in outputs_of_node:
+                    path = os.path.join(node, f.path.lstrip("/"))
+                    if path in seen:
+                        raise KeepalivedError(f"node {node} is in two VIP pairs: one keepalived"
+                                              ".conf per node holds one pair in this version")
+                    seen.add(path)
+                    files.append((path, f.text, f.mode))
+    except KeepalivedError as exc:
+        raise CommandFailed(BAD_INPUT, str(exc)) from None
+    _write(output_dir, files)
 
 
 def _read_secret(path, where):
@@ -162,9 +142,9 @@ def _read_secret(path, where):
         with open(path) as f:
             secret = f.read()
     except OSError as exc:
-        raise _Stop(BAD_INPUT, f"{where}: cannot read {path}: {exc.strerror}") from None
+        raise CommandFailed(BAD_INPUT, f"{where}: cannot read {path}: {exc.strerror}") from None
     if stat.S_IMODE(status.st_mode) & 0o077:
-        raise _Stop(BAD_INPUT, f"{where}: {path} is readable by others (mode "
+        raise CommandFailed(BAD_INPUT, f"{where}: {path} is readable by others (mode "
                                f"{stat.S_IMODE(status.st_mode):04o}); chmod 600 it")
     return secret
 
@@ -175,27 +155,25 @@ def _read_secret(path, where):
 @directory_option
 @click.option("--node", "nodes", multiple=True, help="only this node (repeatable)")
 @click.option("--check/--no-check", default=False, help="run `nft -c -f` on each ruleset (root)")
+@guarded
 def firewall(description, outputs, output_dir, nodes, check):
     """nftables rulesets opening what the described cluster uses, DIR/NODE.nft per node."""
 
-    def body():
-        from .firewall import FirewallError, firewall_from_model, render
+    from .firewall import FirewallError, firewall_from_model, render
 
-        cluster, extra = _inputs(description, outputs)
-        try:
-            files = [(f"{node}.nft", render(firewall_from_model(cluster, extra, node)), 0o644)
-                     for node in (nodes or [n.name for n in cluster.nodes])]
-        except FirewallError as exc:
-            raise _Stop(BAD_INPUT, str(exc)) from None
-        if check:
-            with tempfile.TemporaryDirectory(prefix="ocfgen-nft-") as scratch:
-                for name, text, _ in files:
-                    path = os.path.join(scratch, name)
-                    with open(path, "w") as f:
-                        f.write(text)
-                    rc, output = _lines(["nft", "-c", "-f", path])
-                    if rc or output:
-                        raise _Stop(FAILED, f"nft -c -f {name}: {output or f'exit {rc}'}")
-        _write(output_dir, files)
-
-    _run(body)
+    cluster, extra = _inputs(description, outputs)
+    try:
+        files = [(f"{node}.nft", render(firewall_from_model(cluster, extra, node)), 0o644)
+                 for node in (nodes or [n.name for n in cluster.nodes])]
+    except FirewallError as exc:
+        raise CommandFailed(BAD_INPUT, str(exc)) from None
+    if check:
+        with tempfile.TemporaryDirectory(prefix="ocfgen-nft-") as scratch:
+            for name, text, _ in files:
+                path = os.path.join(scratch, name)
+                with open(path, "w") as f:
+                    f.write(text)
+                rc, output = _lines(["nft", "-c", "-f", path])
+                if rc or output:
+                    raise CommandFailed(FAILED, f"nft -c -f {name}: {output or f'exit {rc}'}")
+    _write(output_dir, files)

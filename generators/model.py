@@ -202,6 +202,7 @@ class Corosync:
     cipher: str = "aes256"
     hash: str = "sha256"
     token: int = 3000
+    token_coefficient: Optional[int] = None   # None: corosync's default (650 ms per node > 2)
     consensus: Optional[int] = None
     two_node: Optional[bool] = None       # None: decided from the node count
     wait_for_all: bool = False

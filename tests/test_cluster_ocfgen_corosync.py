@@ -121,3 +121,19 @@ def test_verify_reports_what_corosync_refuses_and_writes_nothing(tmp_path):
     assert "corosync -t refuses the file: as node n1: " in done.stderr
     assert "Can't open logfile" in done.stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("setting,expected", [("token_coefficient = 0", "token_coefficient: 0"),
+                                              ("token_coefficient = -1", None)])
+def test_token_coefficient_from_the_description(tmp_path, setting, expected):
+    description = tmp_path / "c.toml"
+    description.write_text('[cluster]\nname = "tc"\n\n[corosync]\ntoken = 1000\n' + setting +
+                           '\n\n[nodes.n1]\naddresses = ["127.0.0.1"]\n\n'
+                           '[properties]\nstonith-enabled = false\n')
+    done = ocfgen("corosync", str(description), "-o", str(tmp_path / "out"))
+    if expected is None:
+        assert done.returncode == 2 and not (tmp_path / "out").exists()
+        assert done.stderr.startswith(f"{description}:6: corosync.token_coefficient:"), done.stderr
+    else:
+        assert done.returncode == 0, done.stderr
+        assert expected in (tmp_path / "out" / "corosync.conf").read_text()

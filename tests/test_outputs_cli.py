@@ -71,7 +71,7 @@ def test_units_refuses_pacemaker_managed_and_enabled(described, tmp_path):
                                'enabled = true\n')
     rc, out, err = ocfgen("units", cluster, "--outputs", hosts, "-o", tmp_path / "out")
     assert rc == 2 and out == "" and not (tmp_path / "out").exists()
-    assert err.startswith(f"ocfgen: {hosts}:3: units.ducc-ws.enabled: unit ducc-ws is managed by "
+    assert err.startswith(f"{hosts}:3: units.ducc-ws.enabled: unit ducc-ws is managed by "
                           "Pacemaker as resource 'web'"), err
     assert "cluster.toml:12" in err and "\n" not in err
 

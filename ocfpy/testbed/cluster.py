@@ -230,29 +230,15 @@ class Cluster:
                  "[cluster]", f'name = "{self.name}"', "",
                  "[properties]", "stonith-enabled = false", "",
                  "[corosync]", f"token = {self.token}", f"crypto = {str(self.crypto).lower()}"]
+        if self.token_coefficient is not None:
+            lines.append(f"token_coefficient = {self.token_coefficient}")
         for node in self._nodes:
             lines += ["", f"[nodes.{node.name}]", f"id = {node.nodeid}",
                       f'addresses = ["{node.address}"]']
         return "\n".join(lines) + "\n"
 
     def _corosync_files(self, outdir):
-        """corosync.conf and authkey in `outdir`, made by `ocfgen corosync` from description().
-
-        A token_coefficient (not part of the description format) is rendered directly with the
-        same generator instead.
-        """
-        if self.token_coefficient is not None:
-            from ocfpy.generators.corosync import CorosyncCluster, CorosyncNode, render, write_authkey
-
-            os.makedirs(outdir)
-            spec = CorosyncCluster(
-                name=self.name, token=self.token, token_coefficient=self.token_coefficient,
-                crypto=self.crypto,
-                nodes=[CorosyncNode(n.nodeid, n.name, (n.address,)) for n in self._nodes])
-            with open(os.path.join(outdir, "corosync.conf"), "w") as f:
-                f.write(render(spec).text)
-            write_authkey(os.path.join(outdir, "authkey"))
-            return
+        """corosync.conf and authkey in `outdir`, made by `ocfgen corosync` from description()."""
         import sys
 
         path = os.path.join(self.dir, "cluster.toml")

@@ -1,0 +1,62 @@
+"""How every ocfgen command ends: one line on stderr and an exit code, never a traceback.
+
+Exit codes: 0 success, 1 a validator, simulation or live-cluster step refused or failed,
+2 a bad description or command line (one located line), 70 an internal error (a bug).
+"""
+
+import functools
+import os
+import sys
+
+import click
+
+FAILED = 1
+BAD_INPUT = 2
+INTERNAL = 70
+
+description_argument = click.argument("description", type=click.Path(dir_okay=False))
+
+
+class CommandFailed(Exception):
+    def __init__(self, code, message=""):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def guarded(function):
+    """Wrap a command body: known failures become one line and an exit code."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except CommandFailed as stop:
+            if stop.message:
+                click.echo(stop.message, err=True)
+            sys.exit(stop.code)
+        except BrokenPipeError:  # the reader went away (| head): nothing left to say
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(FAILED)
+        except KeyboardInterrupt:
+            click.echo("ocfgen: interrupted", err=True)
+            sys.exit(130)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
+            raise
+        except Exception as exc:  # a bug: say so in one line
+            click.echo(f"ocfgen: internal error: {type(exc).__name__}: {exc}", err=True)
+            sys.exit(INTERNAL)
+    return wrapper
+
+
+def load_description(path):
+    """The validated model of the description at `path`; its warnings go to stderr."""
+    from .description import DescriptionError, load
+
+    try:
+        cluster = load(path)
+    except DescriptionError as exc:
+        raise CommandFailed(BAD_INPUT, str(exc)) from None
+    for warning in cluster.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    return cluster
