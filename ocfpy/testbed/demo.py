@@ -97,6 +97,9 @@ def main(argv=None):
                 continue
             say(f"  {result.line()}")
             results.append(result)
+        # The group restarts its later members after the target: show the set once all run.
+        cluster.wait_until(lambda: all(cluster.where(m["id"]) for m in members), 90,
+                           "the service set to run again")
         say(cluster.crm_mon())
 
         say("== 4. MTTR")
