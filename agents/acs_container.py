@@ -98,13 +98,14 @@ class AcsContainerAgent(Agent):
 
                 # A stopped (hung) container cannot act on a shutdown request: let it run.
                 self.log.warning(f"container pid {leader.pid} is stopped; sending SIGCONT")
-                os.kill(leader.pid, signal.SIGCONT)
+                try:
+                    os.kill(leader.pid, signal.SIGCONT)
+                except ProcessLookupError:  # it died meanwhile: nothing to wake
+                    pass
         if leader is not None and self.acs.find("acsStopContainer"):
             argv = ["acsStopContainer", "-b", str(self.acs.instance), self.params.container]
-            status, tail = self.acs.run(self, argv, self._logfile(), self.remaining() / 3)
-            if status != 0:
-                self.log.warning(f"acsStopContainer {'timed out' if status is None else f'exited {status}'}"
-                                 f": {tail}; terminating the container process")
+            self.acs.run_before_signals(self, argv, self._logfile(), self.remaining() / 3,
+                                        "terminating the container process")
             until = time.monotonic() + max(0.0, self.remaining() / 3)
             while leader.alive() and time.monotonic() < until:
                 time.sleep(0.05)

@@ -192,6 +192,21 @@ class AcsEnvironment:
             child.wait()
         return status, _tail(logfile, start_size)
 
+    def run_before_signals(self, agent, argv, logfile, timeout, then):
+        """Run a stop command (acsStop, acsStopContainer) whose failure stop survives, because
+        signals follow: a warning saying what happened and `then`, never an exception. True
+        when it exited 0."""
+        what = " ".join(argv[:3])
+        try:
+            status, tail = self.run(agent, argv, logfile, timeout)
+        except OCFError as failure:  # it could not even be launched
+            agent.log.warning(f"{what} could not be run ({failure.reason}); {then}")
+            return False
+        if status != 0:
+            how = "timed out" if status is None else f"exited {status}"
+            agent.log.warning(f"{what} {how}: {tail}; {then}")
+        return status == 0
+
 
 def marker(agent):
     """The value of OCFPY_RESOURCE that every process started for this resource inherits."""
@@ -206,22 +221,32 @@ def _size(path):
 
 
 def _tail(path, since):
-    """The last non-empty line written to `path` after offset `since`."""
-    if path == "/dev/null":
-        return ""
+    """The last non-empty line written to `path` after offset `since`.
+
+    Only a regular file is read: a FIFO or a device never ends, and the services that inherited
+    the log would keep a read to its end waiting for ever.
+    """
+    import stat
+
     try:
-        with open(path, "rb") as f:
-            f.seek(since)
-            text = f.read()[-4096:].decode("utf-8", "replace")
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return ""
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return ""
+        size = os.fstat(fd).st_size
+        start = max(since, size - 4096)
+        text = os.pread(fd, max(0, size - start), start).decode("utf-8", "replace")
+    except OSError:
+        return ""
+    finally:
+        os.close(fd)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[-1] if lines else ""
 
 
 def default_logfile(agent_name, instance):
-    from ocfpy.service import RUN_DIR
+    from ocfpy.service import run_path
 
-    directory = f"{RUN_DIR}/{agent_name}"
-    os.makedirs(directory, mode=0o755, exist_ok=True)
-    return f"{directory}/{(instance or 'default').replace('/', '_')}.log"
+    return run_path(agent_name, instance, ".log", create=True)

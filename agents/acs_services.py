@@ -109,12 +109,9 @@ class AcsServicesAgent(Agent):
         from . import procscan
 
         if os.path.isdir(self.acs.instance_dir):
-            status, tail = self.acs.run(self, ["acsStop", "-b", str(self.acs.instance)],
-                                        self._logfile(), self.remaining() / 2)
-            if status != 0:
-                self.log.warning(f"acsStop -b {self.acs.instance} "
-                                 f"{'timed out' if status is None else f'exited {status}'}: {tail}"
-                                 "; killing the instance's processes")
+            self.acs.run_before_signals(self, ["acsStop", "-b", str(self.acs.instance)],
+                                        self._logfile(), self.remaining() / 2,
+                                        "killing the instance's processes")
         # Whatever acsStop left behind of ours carries our marker in its environment.
         left = procscan.with_environment(acs_env.MARKER, acs_env.marker(self))
         if left:

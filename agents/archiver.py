@@ -118,8 +118,10 @@ class ArchiverAgent(Agent):
 
     # Where things are.
     def _base_dir(self):
+        from ocfpy.service import instance_file_name
+
         return self.params.base_dir or (
-            f"/var/lib/ocfpy/archiver/{(self.request.instance or 'default').replace('/', '_')}")
+            f"/var/lib/ocfpy/archiver/{instance_file_name(self.request.instance)}")
 
     def _catalina_base(self, app):
         if self.params.layout == "combined":
@@ -140,11 +142,9 @@ class ArchiverAgent(Agent):
         return WEBAPPS if self.params.layout == "combined" else (app,)
 
     def _environment(self, app):
-        from ocfpy.params import parse_environment
-        from ocfpy.service import base_environment
+        from ocfpy.service import service_environment
 
-        env = base_environment(self.request.environ)
-        env.update(parse_environment(self.params.environment))
+        env = service_environment(self.request.environ, self.params.environment)
         env.update({
             "CATALINA_HOME": self.params.catalina_home,
             "CATALINA_BASE": self._catalina_base(app),
@@ -241,10 +241,7 @@ class ArchiverAgent(Agent):
                 os.makedirs(folder, mode=0o750, exist_ok=True)
                 self.log.info(f"created {variable} {folder}")
                 if self.params.user:
-                    import pwd
-
-                    entry = pwd.getpwnam(self.params.user)
-                    os.chown(folder, entry.pw_uid, entry.pw_gid)
+                    _give_to_user(folder, self.params.user, variable)
         started = []
         try:
             for app in START_ORDER:
@@ -341,6 +338,25 @@ class ArchiverAgent(Agent):
     def reload_agent(self):
         # Every reloadable parameter is read afresh by each operation: nothing to apply.
         return OCF.SUCCESS
+
+
+def _give_to_user(folder, user, variable):
+    """chown the folder start just made, through a descriptor opened without following a
+    symlink: whoever may write in its parent can swap it for a link meanwhile, and a chown by
+    name would then hand the link's target (any file of root's) to `user`."""
+    import os
+    import pwd
+
+    entry = pwd.getpwnam(user)
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError as exc:
+        raise OCFError(OCF.ERR_GENERIC, f"{variable} {folder} changed while start created it "
+                                        f"({exc.strerror}); not giving it to {user}") from None
+    try:
+        os.fchown(fd, entry.pw_uid, entry.pw_gid)
+    finally:
+        os.close(fd)
 
 
 def _quote(text):

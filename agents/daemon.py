@@ -71,11 +71,9 @@ class DaemonAgent(Agent):
     def _argv_and_env(self):
         import shlex
 
-        from ocfpy.params import parse_environment
-        from ocfpy.service import base_environment
+        from ocfpy.service import service_environment
 
-        env = base_environment(self.request.environ)
-        env.update(parse_environment(self.params.environment))
+        env = service_environment(self.request.environ, self.params.environment)
         return shlex.split(self.params.command), env
 
     def validate(self):

@@ -116,19 +116,15 @@ class DuccEnvironment:
     def logfile(self):
         if self.params.logfile:
             return self.params.logfile
-        from ocfpy.service import RUN_DIR
+        from ocfpy.service import run_path
 
-        directory = f"{RUN_DIR}/{self.agent.name}"
-        os.makedirs(directory, mode=0o755, exist_ok=True)
-        return f"{directory}/{(self.agent.request.instance or 'default').replace('/', '_')}.log"
+        return run_path(self.agent.name, self.agent.request.instance, ".log", create=True)
 
     def environment(self):
-        from ocfpy.params import parse_environment
-        from ocfpy.service import base_environment
+        from ocfpy.service import service_environment
 
-        env = base_environment(self.agent.request.environ)
-        env["DUCC_HOME"] = self.home
-        env.update(parse_environment(self.params.environment))
+        env = service_environment(self.agent.request.environ, self.params.environment)
+        env.setdefault("DUCC_HOME", self.home)  # the environment parameter may set its own
         return env
 
     def start(self, component, timeout):

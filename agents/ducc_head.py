@@ -68,10 +68,10 @@ class StateFile:
     def write(self, values):
         os.makedirs(os.path.dirname(self.path), mode=0o755, exist_ok=True)
         self.read()
-        temporary = f"{self.path}.{os.getpid()}.tmp"
-        with open(temporary, "w") as f:
-            f.write(STATE_MARKER + "\n" + "".join(f"{k}={v}\n" for k, v in values.items()))
-        os.replace(temporary, self.path)
+        from ocfpy.pidfile import write_atomically
+
+        text = STATE_MARKER + "\n" + "".join(f"{k}={v}\n" for k, v in values.items())
+        write_atomically(self.path, text.encode())
 
     def update(self, **changes):
         values = self.read()
@@ -138,10 +138,9 @@ class DuccHeadAgent(Agent):
     def __init__(self, request, log):
         super().__init__(request, log)
         self.ducc = ducc_env.DuccEnvironment(self)
-        from ocfpy.service import RUN_DIR
+        from ocfpy.service import run_path
 
-        safe = (request.instance or "default").replace("/", "_")
-        self.state = StateFile(f"{RUN_DIR}/{self.name}/{safe}.state")
+        self.state = StateFile(run_path(self.name, request.instance, ".state"))
 
     def components(self):
         return tuple(self.params.components.split())

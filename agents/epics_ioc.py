@@ -149,12 +149,9 @@ class EpicsIocAgent(Agent):
         return os.path.join(self.params.boot_dir, self.params.startup)
 
     def _environment(self):
-        from ocfpy.params import parse_environment
-        from ocfpy.service import base_environment
+        from ocfpy.service import service_environment
 
-        env = base_environment(self.request.environ)
-        env.update(parse_environment(self.params.environment))
-        return env
+        return service_environment(self.request.environ, self.params.environment)
 
     def _argv(self, env):
         import shlex
@@ -404,7 +401,6 @@ class EpicsIocAgent(Agent):
         The last value, when it was first seen and the IOC pid are kept next to the pidfile,
         in a file with a marker line, so a file that is not ours is never rewritten.
         """
-        import os
         import time
 
         path = self.service.path + ".heartbeat"
@@ -419,13 +415,7 @@ class EpicsIocAgent(Agent):
                 raise OCFError(OCF.ERR_GENERIC, f"{self.params.heartbeat_pv} has stayed at "
                                                 f"{value} for {stalled:.0f}s (a hung IOC?)")
             return
-        temporary = f"{path}.{os.getpid()}.tmp"
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-        try:
-            os.write(fd, f"{HEARTBEAT_MARKER}\n{value}\n{now}\n{child.pid}\n".encode())
-        finally:
-            os.close(fd)
-        os.replace(temporary, path)
+        pidfile.write_atomically(path, f"{HEARTBEAT_MARKER}\n{value}\n{now}\n{child.pid}\n".encode())
 
     def _ca_read(self, pv, timeout, child):
         """The first element of pv's value; OCFError(ERR_GENERIC) naming why it cannot be read."""
@@ -483,6 +473,8 @@ def _read_heartbeat(path):
         return _FOREIGN
     try:
         lines = os.read(fd, 4096).decode(errors="replace").splitlines()
+    except OSError:  # a directory, ...: not a heartbeat file of ours
+        return _FOREIGN
     finally:
         os.close(fd)
     if len(lines) != 4 or lines[0] != HEARTBEAT_MARKER:
@@ -509,14 +501,11 @@ def _children(pid):
             pids = [int(word) for word in f.read().split()]
     except (OSError, ValueError):
         return []
-    return [p for p in pids if (read_stat(p) or _GONE).alive]
+    return [p for p in pids if _alive(read_stat(p))]
 
 
-class _Gone:
-    alive = False
-
-
-_GONE = _Gone()
+def _alive(stat):
+    return stat is not None and stat.alive
 
 
 def main():

@@ -175,22 +175,22 @@ def _type_check(kind, choices):
     if kind == "integer":
         def check(raw):
             text = raw.strip()
-            if not text.lstrip("+-").isdigit():
+            if not (text.lstrip("+-").isascii() and text.lstrip("+-").isdigit()):
                 raise ValueError(f"is not an integer: {raw!r}")
         return check
     if kind in ("time", "second"):
         def check(raw):
             import re
 
-            if not re.match(r"\s*\d+\s*(ms|msec|us|usec|s|sec|m|min|h|hr)?\s*\Z|P[0-9YMWDTHS]+\Z",
-                            raw):
+            if not re.match(r"(?a)\s*\d+\s*(ms|msec|us|usec|s|sec|m|min|h|hr)?\s*\Z"
+                            r"|P[0-9YMWDTHS]+\Z", raw):
                 raise ValueError(f"is not a duration (such as 60s, 500ms, 2min): {raw!r}")
         return check
     if kind == "percentage":
         def check(raw):
             import re
 
-            if not re.match(r"\s*\d+(\.\d+)?\s*%?\s*\Z", raw):
+            if not re.match(r"(?a)\s*\d+(\.\d+)?\s*%?\s*\Z", raw):
                 raise ValueError(f"is not a percentage: {raw!r}")
         return check
     if kind == "select" and choices:

@@ -84,10 +84,16 @@ def build(description, output, no_verify):
     cluster = load_description(description)
     data = _render(cluster)
     directory = None
+    if not output:
+        raise CommandFailed(BAD_INPUT, "--output: an empty path (use '-' for standard output)")
     if output != "-":
+        from .output_files import foreign
+
         directory = os.path.dirname(os.path.abspath(output))
         if not os.path.isdir(directory):
             raise CommandFailed(BAD_INPUT, f"{output}: cannot write: no directory {directory}")
+        if foreign(output):
+            raise CommandFailed(BAD_INPUT, f"{output}: cannot write: {foreign(output)}")
     # The CIB is validated in a private file next to the output, which then replaces the
     # output in one rename: a reader sees the old file or the new one, never a part.
     with _Scratch(data, directory) as path:
@@ -254,7 +260,7 @@ def push(description, yes):
 def graph(description, output):
     """Draw DESCRIPTION's resources and constraints (Graphviz DOT or SVG)."""
     from .graph import dot, svg
-    from .output_files import write_file
+    from .output_files import write_files
 
     cluster = load_description(description)
     text = dot(cluster)
@@ -267,8 +273,8 @@ def graph(description, output):
             if picture is None:
                 raise CommandFailed(FAILED, f"{output}: Graphviz's dot is not installed; write .dot "
                                     f"instead")
-            write_file(output, picture.decode("utf-8"))
+            write_files([(output, picture.decode("utf-8"), 0o644)])
         else:
-            write_file(output, text)
+            write_files([(output, text, 0o644)])
     except OSError as exc:
         raise CommandFailed(BAD_INPUT, f"{output}: cannot write: {exc.strerror}") from None

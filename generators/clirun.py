@@ -33,7 +33,7 @@ def guarded(function):
             return function(*args, **kwargs)
         except CommandFailed as stop:
             if stop.message:
-                click.echo(stop.message, err=True)
+                click.echo(one_line(stop.message), err=True)
             sys.exit(stop.code)
         except BrokenPipeError:  # the reader went away (| head): nothing left to say
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -44,9 +44,14 @@ def guarded(function):
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
             raise
         except Exception as exc:  # a bug: say so in one line
-            click.echo(f"ocfgen: internal error: {type(exc).__name__}: {exc}", err=True)
+            click.echo(one_line(f"ocfgen: internal error: {type(exc).__name__}: {exc}"), err=True)
             sys.exit(INTERNAL)
     return wrapper
+
+
+def one_line(message):
+    """`message` with control characters (from file names, values) escaped: one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
 
 
 def load_description(path):

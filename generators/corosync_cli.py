@@ -83,8 +83,10 @@ def corosync(description, outdir, new_authkey, verify):
     """Generate corosync.conf and the authkey for the nodes of DESCRIPTION."""
     from .corosync import CorosyncConfigError, render, write_authkey
     from .corosync_map import corosync_cluster
-    from .output_files import write_file
+    from .output_files import foreign, write_files
 
+    if not outdir:
+        raise CommandFailed(BAD_INPUT, "--output: an empty directory name")
     cluster = load_description(description)
     if not cluster.nodes:
         raise CommandFailed(BAD_INPUT, f"{description}: the description has no [nodes.*] tables")
@@ -102,22 +104,47 @@ def corosync(description, outdir, new_authkey, verify):
     if os.path.exists(outdir) and not os.path.isdir(outdir):
         raise CommandFailed(BAD_INPUT, f"{outdir}: exists and is not a directory")
     conf = os.path.join(outdir, "corosync.conf")
+    key = os.path.join(outdir, "authkey")
+    # Everything that could refuse is checked before the first file is written.
+    if foreign(conf):
+        raise CommandFailed(BAD_INPUT, f"{conf}: cannot write: {foreign(conf)}")
+    keep_key = _existing_key(key, new_authkey)
     if verify:
         problems = _verify(result.text, settings)
         if problems:
             raise CommandFailed(FAILED, f"{description}: corosync -t refuses the file: {problems}")
-    write_file(conf, result.text, 0o644)
-    key = os.path.join(outdir, "authkey")
-    if os.path.exists(key) and not new_authkey:
-        key_note = "kept"
-    else:
-        write_authkey(key, replace=os.path.exists(key))
-        key_note = "new, 0400"
+    try:
+        write_files([(conf, result.text, 0o644)])
+        if not keep_key:
+            write_authkey(key, replace=os.path.lexists(key))
+    except OSError as exc:
+        raise CommandFailed(BAD_INPUT, f"{exc.filename or outdir}: cannot write: "
+                                       f"{exc.strerror}") from None
+    key_note = "kept" if keep_key else "new, 0400"
     names = ", ".join(node.name for node in settings.nodes)
     target = settings.keyfile or "/etc/corosync/authkey"
     click.echo(f"{conf}, {key} ({key_note}): install corosync.conf as "
                f"/etc/corosync/corosync.conf and the key as {target} on {names}"
                f"{' (corosync -t passed on every node)' if verify else ''}", err=True)
+
+
+def _existing_key(key, new_authkey):
+    """True to keep the authkey at `key`: a regular file only root can read. A directory, a
+    symlink or a key others may read is refused (2); none, or --new-authkey: False."""
+    import stat
+
+    if not os.path.lexists(key):
+        return False
+    status = os.lstat(key)
+    if not stat.S_ISREG(status.st_mode):
+        raise CommandFailed(BAD_INPUT, f"{key}: is not a regular file; move it away")
+    if new_authkey:
+        return False
+    if stat.S_IMODE(status.st_mode) & 0o077:
+        raise CommandFailed(BAD_INPUT, f"{key}: the existing authkey is readable by others (mode "
+                                       f"{stat.S_IMODE(status.st_mode):04o}): it may be known; "
+                                       f"make a new one with --new-authkey")
+    return True
 
 
 def _verify(text, settings):

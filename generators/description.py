@@ -94,30 +94,35 @@ Ids not given are made the way pcs makes them.
 
 import hashlib
 import ipaddress
+import os
 import re
 
 from .description_constraints import ConstraintReader
 from .description_resources import ResourceReader
 from .description_values import (
-    _ATTRIBUTE,
-    _DURATION,
-    _HOSTNAME,
-    _ID,
-    _SCORE,
+    ATTRIBUTE,
     CLONE_META,
+    DURATION,
+    HOSTNAME,
+    IDENTIFIER,
     MANAGED_PROPERTIES,
+    MULTIPLE_ACTIVE,
+    NOT_XML,
     OLD_ROLES,
     OP_DEFAULTS,
+    PARAM_NAME,
     PLACEMENT,
+    REQUIRES,
     RESOURCE_META,
     ROLES,
+    SCORE,
     SECRET_WORDS,
     SECTIONS,
     kind,
     suggest,
 )
 from .model import Cluster, Corosync, FenceDevice, Node, Op, QuorumDevice
-from .tomlpos import dotted, key_lines, line_of
+from .tomlpos import dotted, key_lines, line_of, syntax_error
 
 try:
     import tomllib
@@ -142,12 +147,31 @@ class DescriptionError(ValueError):
 def load(path):
     """The checked Cluster of the description at `path`; DescriptionError otherwise."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
+        data = read_regular(path)
     except OSError as exc:
         raise DescriptionError(str(path), None, (), f"cannot read the description: "
                                                     f"{exc.strerror}") from None
     return loads(data, str(path))
+
+
+# Far more than any real description (1,000 resources take about 100 kB).
+MAX_BYTES = 64 * 2**20
+
+
+def read_regular(path, limit=MAX_BYTES):
+    """The bytes of the regular file at `path`; OSError for anything else (a FIFO would block,
+    /dev/zero never ends) or a file larger than `limit`."""
+    import errno
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(errno.EFBIG, f"larger than {limit} bytes", str(path))
+    return data
 
 
 def loads(data, source="<description>"):
@@ -194,6 +218,8 @@ class _Reader(ResourceReader, ConstraintReader):
     def string(self, path, value, pattern=None, what="a string"):
         if not isinstance(value, str):
             self.fail(path, f"must be {what}, not {kind(value)}")
+        if NOT_XML.search(value):
+            self.fail(path, "contains a control character")
         if pattern is not None and not pattern.match(value):
             self.fail(path, f"{value!r} is not {what}")
         return value
@@ -218,13 +244,13 @@ class _Reader(ResourceReader, ConstraintReader):
             return "true" if value else "false"
         if isinstance(value, (int, float, str)):
             text = str(value)
-            if any(ord(c) < 32 and c not in "\t\n" for c in text):
+            if NOT_XML.search(text) or "\r" in text:
                 self.fail(path, "contains a control character")
             return text
         self.fail(path, f"must be a string, number or boolean, not {kind(value)}")
 
     def identifier(self, path, value):
-        return self.string(path, value, _ID, "an id (a letter or '_', then letters, digits, "
+        return self.string(path, value, IDENTIFIER, "an id (a letter or '_', then letters, digits, "
                                              "'.', '-' or '_')")
 
     def strings(self, path, value, pattern=None, what="a string", nonempty=True):
@@ -238,7 +264,7 @@ class _Reader(ResourceReader, ConstraintReader):
         if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
             return f"{value}s"
         text = self.string(path, value, what="a duration")
-        if not _DURATION.match(text.strip()):
+        if not DURATION.match(text.strip()):
             self.fail(path, f"{text!r} is not a duration (such as 10s, 500ms, 2min)")
         return text.strip()
 
@@ -246,7 +272,7 @@ class _Reader(ResourceReader, ConstraintReader):
         if isinstance(value, int) and not isinstance(value, bool):
             return str(value)
         text = self.string(path, value, what="a score")
-        if not _SCORE.match(text):
+        if not SCORE.match(text):
             self.fail(path, f"{text!r} is not a score (an integer, INFINITY or -INFINITY)")
         return text
 
@@ -285,10 +311,7 @@ class _Reader(ResourceReader, ConstraintReader):
         try:
             doc = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            message = str(exc)
-            found = re.search(r"\(at line (\d+), column \d+\)", message)
-            line = int(found.group(1)) if found else text.count("\n") + 1
-            why = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", message)
+            line, why = syntax_error(exc, text)
             raise DescriptionError(self.source, line, (), f"invalid TOML: {why}") from None
         self.lines = key_lines(text)
         self.table((), doc, SECTIONS)
@@ -389,6 +412,10 @@ class _Reader(ResourceReader, ConstraintReader):
                 text = self.score(where, raw)
             elif key == "failure-timeout":
                 text = self.duration(where, raw)
+            elif key == "requires":
+                text = self.choice(where, raw, REQUIRES)
+            elif key == "multiple-active":
+                text = self.choice(where, raw, MULTIPLE_ACTIVE)
             elif key in ("is-managed", "maintenance", "critical", "allow-migrate", "notify",
                          "globally-unique", "ordered", "interleave", "allow-unhealthy-nodes"):
                 self.boolean(where, raw)
@@ -403,8 +430,12 @@ class _Reader(ResourceReader, ConstraintReader):
         out = {}
         for key, raw in table.items():
             path = ("op_defaults", key)
-            out[key] = self.duration(path, raw) if key in (
-                "timeout", "interval", "start-delay") else self.scalar(path, raw)
+            if key in ("timeout", "interval"):
+                out[key] = self.duration(path, raw)
+            elif key == "requires":
+                out[key] = self.choice(path, raw, REQUIRES)
+            else:
+                out[key] = self.op_attribute(path, key, raw)
         return out
 
     def corosync(self, value):
@@ -427,12 +458,13 @@ class _Reader(ResourceReader, ConstraintReader):
         for key in ("cipher", "hash", "keyfile", "logfile"):
             if key in table:
                 setattr(out, key, self.string(path + (key,), table[key]))
+        # corosync reads its totem times as 32-bit unsigned integers.
         for key in ("token", "consensus"):
             if key in table:
-                setattr(out, key, self.integer(path + (key,), table[key], minimum=1))
+                setattr(out, key, self.integer(path + (key,), table[key], 1, 2**32 - 1))
         if "token_coefficient" in table:
             out.token_coefficient = self.integer(path + ("token_coefficient",),
-                                                 table["token_coefficient"], minimum=0)
+                                                 table["token_coefficient"], 0, 2**32 - 1)
         if "link_priorities" in table:
             raw = table["link_priorities"]
             if not isinstance(raw, list):
@@ -456,7 +488,7 @@ class _Reader(ResourceReader, ConstraintReader):
         nodes, ids, addresses = [], {}, {}
         for index, (name, spec) in enumerate(table.items()):
             path = ("nodes", name)
-            self.string(path, name, _HOSTNAME, "a node name (a host name)")
+            self.string(path, name, HOSTNAME, "a node name (a host name)")
             spec = self.table(path, spec, ("id", "addresses", "attributes", "utilization",
                                            "fencing"))
             nodeid = self.integer(path + ("id",), spec["id"], 1, 2**32 - 1) if (
@@ -484,7 +516,7 @@ class _Reader(ResourceReader, ConstraintReader):
                 attrs = self.table(path + (key,), spec.get(key, {}))
                 for attr, raw in attrs.items():
                     where = path + (key, attr)
-                    self.string(where, attr, _ATTRIBUTE, "an attribute name")
+                    self.string(where, attr, ATTRIBUTE, "an attribute name")
                     if attr.startswith("#"):
                         self.fail(where, "names starting with '#' are Pacemaker's built-in "
                                          "node attributes")
@@ -519,6 +551,7 @@ class _Reader(ResourceReader, ConstraintReader):
             params = {}
             for key, raw in self.table(where + ("params",), spec.get("params", {})).items():
                 ppath = where + ("params", key)
+                self.string(ppath, key, PARAM_NAME, "a parameter name")
                 if any(word in key.lower() for word in SECRET_WORDS) and not key.endswith(
                         "_script"):
                     self.fail(ppath, f"inline secret {key!r}: the CIB is copied to every node "

@@ -5,7 +5,7 @@ of description._Reader."""
 import re
 
 from .description_values import (
-    _ATTRIBUTE,
+    ATTRIBUTE,
     ORDER_ACTIONS,
     ORDER_KINDS,
     RULE_OPS,
@@ -223,15 +223,15 @@ class ConstraintReader:
                 prefix, sep, rest = value.partition(":")
                 if sep and prefix in RULE_TYPES:
                     vtype, value = prefix, rest
-                elif operation in ("lt", "gt", "lte", "gte") and re.match(r"-?\d+\Z", value):
+                elif operation in ("lt", "gt", "lte", "gte") and re.match(r"(?a)-?\d+\Z", value):
                     vtype = "integer"
-                if vtype == "integer" and not re.match(r"-?\d+\Z", value):
+                if vtype == "integer" and not re.match(r"(?a)-?\d+\Z", value):
                     self.fail(path, f"{value!r} is not an integer in {' '.join(clause)!r}")
             else:
                 self.fail(path, f"cannot read {' '.join(clause)!r}: a test is 'ATTRIBUTE OP "
                                 f"VALUE' (OP one of {', '.join(RULE_OPS)}) or 'defined "
                                 f"ATTRIBUTE'")
-            if not _ATTRIBUTE.match(attribute):
+            if not ATTRIBUTE.match(attribute):
                 self.fail(path, f"{attribute!r} is not a node attribute name")
             if not attribute.startswith("#") and attribute not in defined:
                 self.warn(path, f"no node in the description sets attribute {attribute!r}: the "

@@ -5,11 +5,13 @@ import re
 
 from . import agentinfo
 from .description_values import (
-    _ATTRIBUTE,
+    ATTRIBUTE,
     CLONE_META,
     DEFAULT_OPS,
+    ON_FAIL,
     OP_ATTRIBUTES,
     OPERATIONS,
+    PARAM_NAME,
     RESOURCE_META,
     kind,
     normal,
@@ -56,6 +58,7 @@ class ResourceReader:
         if "params" in merged:
             ppath, params = merged["params"]
             for key, value in self.table(ppath, params).items():
+                self.string(ppath + (key,), key, PARAM_NAME, "a parameter name")
                 prim.params[key] = self.scalar(ppath + (key,), value)
         info = self.check_params(path if "params" not in merged else merged["params"][0],
                                  standard, provider, agent_type, prim.params, apath)
@@ -64,7 +67,7 @@ class ResourceReader:
         if "utilization" in merged:
             upath, util = merged["utilization"]
             for key, value in self.table(upath, util).items():
-                self.string(upath + (key,), key, _ATTRIBUTE, "a utilization name")
+                self.string(upath + (key,), key, ATTRIBUTE, "a utilization name")
                 prim.utilization[key] = str(self.integer(upath + (key,), value, minimum=0))
         prim.ops = self.ops(rid, merged.get("ops"), info, standard, promotable)
         return prim
@@ -72,7 +75,8 @@ class ResourceReader:
     def agent_spec(self, path, value):
         text = self.string(path, value, what="an agent such as ocf:heartbeat:IPaddr2")
         parts = text.split(":")
-        word = re.compile(r"[A-Za-z0-9_.@-]+\Z")
+        # A provider or type names a directory or file under /usr/lib/ocf: never "." or "..".
+        word = re.compile(r"(?!\.+\Z)[A-Za-z0-9_.@-]+\Z")
         if len(parts) == 3 and parts[0] == "ocf" and all(word.match(p) for p in parts[1:]):
             return "ocf", parts[1], parts[2]
         if len(parts) == 2 and parts[0] in ("systemd", "lsb", "service") and word.match(parts[1]):
@@ -175,8 +179,21 @@ class ResourceReader:
                                           0, 100)
         for key in OP_ATTRIBUTES:
             if key in spec:
-                op.extra[key] = self.scalar(path + (key,), spec[key])
+                op.extra[key] = self.op_attribute(path + (key,), key, spec[key])
+        if "start-delay" in spec and "interval-origin" in spec:
+            self.fail(path + ("interval-origin",), "an operation has start-delay or "
+                                                   "interval-origin, not both")
         return op
+
+    def op_attribute(self, path, key, raw):
+        """An operation attribute (also in [op_defaults]) as the CIB schema takes it."""
+        if key == "on-fail":
+            return self.choice(path, raw, ON_FAIL)
+        if key in ("enabled", "record-pending"):
+            return self.scalar(path, self.boolean(path, raw))
+        if key == "start-delay":
+            return self.duration(path, raw)
+        return self.scalar(path, raw)
 
     def default_ops(self, info, standard, promotable):
         """The agent's advertised actions, as pcs copies them into a new resource."""

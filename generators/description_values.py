@@ -2,11 +2,15 @@
 
 import re
 
-_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*\Z")
-_HOSTNAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9-]+)*\Z")
-_ATTRIBUTE = re.compile(r"#?[A-Za-z_][A-Za-z0-9_.:-]*\Z")
-_DURATION = re.compile(r"(\d+)\s*(ms|msec|us|usec|s|sec|m|min|h|hr)?\Z|P[0-9YMWDTHS]+\Z")
-_SCORE = re.compile(r"[+-]?(\d+|INFINITY)\Z")
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*\Z")
+HOSTNAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9-]+)*\Z")
+ATTRIBUTE = re.compile(r"#?[A-Za-z_][A-Za-z0-9_.:-]*\Z")
+DURATION = re.compile(r"(?a)(\d+)\s*(ms|msec|us|usec|s|sec|m|min|h|hr)?\Z|P[0-9YMWDTHS]+\Z")
+SCORE = re.compile(r"(?a)[+-]?(\d+|INFINITY)\Z")
+# Characters XML (so the CIB) cannot hold: control characters but tab and newlines, U+FFFE/F.
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# Names of instance attributes (OCF_RESKEY_<name> in the agent's environment).
+PARAM_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]*\Z")
 
 SECTIONS = ("cluster", "properties", "defaults", "op_defaults", "corosync", "nodes", "templates",
             "resources", "groups", "clones", "order", "colocation", "location")
@@ -20,6 +24,10 @@ CLONE_META = ("clone-max", "clone-node-max", "clone-min", "notify", "globally-un
               "interleave", "promoted-max", "promoted-node-max")
 OP_ATTRIBUTES = ("on-fail", "start-delay", "interval-origin", "record-pending", "enabled")
 OP_DEFAULTS = ("timeout", "interval", "requires") + OP_ATTRIBUTES
+# Values Pacemaker's schema or scheduler accepts for these (anything else fails the CIB).
+ON_FAIL = ("ignore", "block", "demote", "stop", "restart", "standby", "fence", "restart-container")
+REQUIRES = ("nothing", "quorum", "fencing", "unfencing")
+MULTIPLE_ACTIVE = ("block", "stop_only", "stop_start", "stop_unexpected")
 ROLES = ("Started", "Stopped", "Promoted", "Unpromoted")
 OLD_ROLES = {"Master": "Promoted", "Slave": "Unpromoted"}
 ORDER_KINDS = ("Mandatory", "Optional", "Serialize")
@@ -55,7 +63,7 @@ _UNITS = {"ms": 0.001, "msec": 0.001, "us": 1e-6, "usec": 1e-6, "s": 1, "sec": 1
 
 
 def seconds(duration):
-    found = re.match(r"(\d+)\s*([a-z]*)\Z", duration or "0")
+    found = re.match(r"(?a)(\d+)\s*([a-z]*)\Z", duration or "0")
     if not found:
         return duration  # ISO 8601: compared as text
     return int(found.group(1)) * _UNITS.get(found.group(2), 1)
@@ -63,4 +71,4 @@ def seconds(duration):
 
 def normal(duration):
     text = str(duration)
-    return f"{text}s" if text.isdigit() else text
+    return f"{text}s" if text.isascii() and text.isdigit() else text

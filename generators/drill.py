@@ -30,6 +30,8 @@ from typing import Optional
 
 import click
 
+from .clirun import FAILED, CommandFailed, guarded
+
 SCENARIOS = ("kill", "hang", "node")
 POLL_SECONDS = 0.1
 
@@ -216,6 +218,7 @@ def _result(scenario, resource, node, after, began, ended, seen):
                                               "default /run/ocfpy/<agent>/<resource>.pid.")
 @click.option("--settle", default=10.0, show_default=True,
               help="Seconds to wait between scenarios (the monitor's first run after a restart).")
+@guarded
 def cmd(resource, scenarios, timeout, pidfile, settle):
     """Break RESOURCE on this cluster node and print the time until it runs again (MTTR).
 
@@ -232,6 +235,6 @@ def cmd(resource, scenarios, timeout, pidfile, settle):
             click.echo(result.line())
             results.append(result)
     except DrillError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise CommandFailed(FAILED, f"drill: {exc}") from None
     if any(r.seconds is None for r in results):
-        raise SystemExit(1)
+        raise CommandFailed(FAILED)

@@ -36,7 +36,7 @@ firewall.firewall_from_model), with errors located in this file:
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .tomlpos import dotted, key_lines, line_of
+from .tomlpos import dotted, key_lines, line_of, syntax_error
 
 UNIT_FIELDS = {
     # name: (kind, default) as in units.ServiceUnit; `pacemaker` comes from the description.
@@ -130,9 +130,10 @@ class HostOutputs:
 
 
 def load(path):
+    from .description import read_regular
+
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        data = read_regular(path)
     except OSError as exc:
         raise HostOutputsError(f"{path}: cannot read: {exc.strerror}") from None
     return loads(data, str(path))
@@ -143,7 +144,6 @@ def loads(data, source="<outputs>"):
         import tomllib
     except ImportError:  # Python < 3.11
         import tomli as tomllib
-    import re
 
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
@@ -152,10 +152,8 @@ def loads(data, source="<outputs>"):
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        found = re.search(r"\(at line (\d+), column \d+\)", str(exc))
-        why = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(exc))
-        raise HostOutputsError(f"{source}:{found.group(1) if found else '?'}: invalid TOML: "
-                               f"{why}") from None
+        line, why = syntax_error(exc, text)
+        raise HostOutputsError(f"{source}:{line}: invalid TOML: {why}") from None
     return _Reader(source, key_lines(text)).read(doc)
 
 
@@ -256,6 +254,8 @@ class _Reader:
     def firewall(self, path, body):
         self.table(path, body, FIREWALL_KEYS)
         extra = []
+        if not isinstance(body.get("extra", []), list):
+            self.fail(path + ("extra",), "must be an array of tables ([[firewall.extra]])")
         for i, item in enumerate(body.get("extra", [])):
             where = path + ("extra", i)
             self.table(where, item, EXTRA_KEYS)
@@ -273,11 +273,14 @@ class _Reader:
                 tuple(p if isinstance(p, int) else tuple(p) for p in ports),
                 self.value(where + ("sources",), item.get("sources", []), "strings"),
                 self.located(*where)))
+        admin_ports = self.value(path + ("admin_ports",), body.get("admin_ports", [22]), "integers")
+        for i, port in enumerate(admin_ports):
+            if not 1 <= port <= 65535:
+                self.fail(path + ("admin_ports", i), f"port {port} is not 1-65535")
         return FirewallDescription(
             clients=self.networks(path + ("clients",), body.get("clients", [])),
             admin=self.networks(path + ("admin",), body.get("admin", [])),
-            admin_ports=self.value(path + ("admin_ports",), body.get("admin_ports", [22]),
-                                   "integers"),
+            admin_ports=admin_ports,
             acs_daemons=self.value(path + ("acs_daemons",), body.get("acs_daemons", False),
                                    "boolean"),
             extra=extra, where=self.located(*path))

@@ -14,29 +14,41 @@ import tempfile
 
 import click
 
-from .clirun import BAD_INPUT, FAILED, CommandFailed, description_argument, guarded
+from .clirun import (
+    BAD_INPUT,
+    FAILED,
+    CommandFailed,
+    description_argument,
+    guarded,
+    load_description,
+)
 
 
 def _inputs(description, outputs):
-    from .description import DescriptionError, load
     from .host_outputs import HostOutputs, HostOutputsError
     from .host_outputs import load as load_outputs
 
+    cluster = load_description(description)
     try:
-        cluster = load(description)
         extra = load_outputs(outputs) if outputs else HostOutputs()
-    except (DescriptionError, HostOutputsError) as exc:
+    except HostOutputsError as exc:
         raise CommandFailed(BAD_INPUT, str(exc)) from None
     return cluster, extra
 
 
 def _write(directory, files):
     """files: [(relative path, text, mode)] written below `directory` (nothing on failure)."""
-    from .output_files import under, write_file
+    from .output_files import under, write_files
 
-    for path, text, mode in files:
-        write_file(under(directory, path), text, mode)
-        click.echo(under(directory, path))
+    if not directory:
+        raise CommandFailed(BAD_INPUT, "--output-dir: an empty directory name")
+    placed = [(under(directory, path), text, mode) for path, text, mode in files]
+    try:
+        write_files(placed)
+    except OSError as exc:
+        raise CommandFailed(BAD_INPUT, f"{exc.filename}: cannot write: {exc.strerror}") from None
+    for path, _, _ in placed:
+        click.echo(path)
 
 
 def _lines(argv):
@@ -134,19 +146,35 @@ def keepalived(description, outputs, output_dir):
     _write(output_dir, files)
 
 
+# A VRRP secret is 8 characters: a secret file larger than this is not one (nor is /dev/zero).
+SECRET_FILE_MAX = 4096
+
+
 def _read_secret(path, where):
+    """The text of the secret file at `path`: a regular file only its owner can read, checked
+    on the open file before anything is read. Errors never quote its content."""
     import stat
 
     try:
-        status = os.stat(path)
-        with open(path) as f:
-            secret = f.read()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
         raise CommandFailed(BAD_INPUT, f"{where}: cannot read {path}: {exc.strerror}") from None
-    if stat.S_IMODE(status.st_mode) & 0o077:
-        raise CommandFailed(BAD_INPUT, f"{where}: {path} is readable by others (mode "
-                               f"{stat.S_IMODE(status.st_mode):04o}); chmod 600 it")
-    return secret
+    with os.fdopen(fd, "rb") as f:
+        status = os.fstat(f.fileno())
+        if not stat.S_ISREG(status.st_mode):
+            raise CommandFailed(BAD_INPUT, f"{where}: {path} is not a regular file")
+        if stat.S_IMODE(status.st_mode) & 0o077:
+            raise CommandFailed(BAD_INPUT, f"{where}: {path} is readable by others (mode "
+                                           f"{stat.S_IMODE(status.st_mode):04o}); chmod 600 it")
+        data = f.read(SECRET_FILE_MAX + 1)
+    if len(data) > SECRET_FILE_MAX:
+        raise CommandFailed(BAD_INPUT, f"{where}: {path} is larger than {SECRET_FILE_MAX} bytes: "
+                                       f"not a secret file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CommandFailed(BAD_INPUT, f"{where}: {path} is not text (VRRP PASS needs 8 "
+                                       f"printable characters)") from None
 
 
 @click.command()

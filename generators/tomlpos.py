@@ -173,6 +173,15 @@ def key_lines(text):
     return _Scanner(text).document()
 
 
+def syntax_error(exc, text):
+    """(line, why) of a tomllib.TOMLDecodeError on `text`: its position taken out of the
+    message, so that the caller can put it first (the end of the text when none is given)."""
+    message = str(exc)
+    found = re.search(r"\(at line (\d+), column \d+\)", message)
+    line = int(found.group(1)) if found else text.count("\n") + 1
+    return line, re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", message)
+
+
 def line_of(lines, path):
     """The line of `path`, or of its longest prefix that was found; None if none was."""
     path = tuple(path)

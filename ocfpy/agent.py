@@ -215,6 +215,7 @@ class Agent:
     def configuration_errors(self):
         errors = list(self.request.errors)
         if self.request.action in CHECKED_ACTIONS:
+            errors += self.request.unknown
             for declaration in self.parameters:
                 try:
                     declaration.run_check(getattr(self.params, declaration.name))

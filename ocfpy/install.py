@@ -10,6 +10,7 @@ import os
 import sys
 
 from . import __version__, catalogue
+from .pidfile import write_atomically
 
 PROVIDER_DIR = "/usr/lib/ocf/resource.d/ocfpy"
 MARKER = "# ocfpy agent entry point"
@@ -70,11 +71,7 @@ def install(root="/", python=None, site=None, directory=PROVIDER_DIR, names=None
         path = os.path.join(target, name)
         if not _is_ours(path):
             raise InstallError(f"{path} exists and was not written by ocfpy; not replacing it")
-        temporary = f"{path}.{os.getpid()}.tmp"
-        with open(temporary, "w") as f:
-            f.write(entry_script(name, python, site))
-        os.chmod(temporary, 0o755)
-        os.replace(temporary, path)
+        write_atomically(path, entry_script(name, python, site).encode(), mode=0o755)
         written.append(path)
     return written
 

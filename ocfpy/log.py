@@ -47,7 +47,10 @@ class Logger:
         if target:
             written = self._append(target, line) or written
         if not written:
-            sys.stderr.write(line + "\n")
+            try:
+                sys.stderr.write(line + "\n")
+            except (OSError, ValueError):  # stderr closed or broken: the outcome stands anyway
+                pass
 
     def _syslog(self, level, line):
         import syslog
@@ -61,13 +64,18 @@ class Logger:
 
     @staticmethod
     def _append(path, line):
+        """Whether the line was written. A log that cannot take it (a full disk, a FIFO nobody
+        reads) must never block the agent or change what the action returns."""
         stamp = time.strftime("%b %d %H:%M:%S")
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o640)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW
+                         | os.O_NONBLOCK, 0o640)
         except OSError:
             return False
         try:
             os.write(fd, f"{stamp} {line}\n".encode("utf-8", "replace"))
+        except OSError:
+            return False
         finally:
             os.close(fd)
         return True

@@ -48,14 +48,34 @@ def write(path, identity):
     """Record `identity` at `path`, replacing only a pidfile of ours."""
     read(path)  # raises ForeignFileError for anything that is not ours
     text = f"{MARKER}\npid={identity.pid}\nstart={identity.start_ticks}\nboot={identity.boot}\n"
+    write_atomically(path, text.encode())
+
+
+def write_atomically(path, data, mode=0o644):
+    """Put `data` at `path` in one step, through a temporary file next to it.
+
+    The temporary is created exclusively and never through a symlink (a name planted there
+    fails the write instead of redirecting it), and is removed if anything goes wrong. The
+    caller has already made sure that what is at `path` is its own to replace.
+    """
     temporary = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
     try:
-        os.write(fd, text.encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(temporary, path)
+        try:
+            os.fchmod(fd, mode)  # the umask must not narrow or widen it
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
 
 
 def remove(path):

@@ -45,10 +45,7 @@ def spawn(argv, *, cwd="/", umask=0o022, user="", env=None, logfile="/dev/null")
         env.setdefault("USER", user)
         env.setdefault("LOGNAME", user)
         kwargs.update(settings)
-    try:
-        log_fd = os.open(logfile, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o640)
-    except OSError as exc:
-        raise SpawnError(f"cannot open log file {logfile}: {exc.strerror}") from None
+    log_fd = _open_log(logfile)
     try:
         child = subprocess.Popen(
             argv, cwd=cwd, env=env, umask=umask, start_new_session=True, close_fds=True,
@@ -63,6 +60,21 @@ def spawn(argv, *, cwd="/", umask=0o022, user="", env=None, logfile="/dev/null")
     if identity is None:  # exited already; keep its pid so the caller can report the status
         identity = Identity(child.pid, 0, "")
     return identity, child
+
+
+def _open_log(logfile):
+    """The log opened for appending, never through a symlink and without blocking: a FIFO that
+    nobody reads fails at once (ENXIO) rather than holding start past its timeout."""
+    import fcntl
+
+    try:
+        fd = os.open(logfile, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW
+                     | os.O_NONBLOCK, 0o640)
+    except OSError as exc:
+        raise SpawnError(f"cannot open log file {logfile}: {exc.strerror}") from None
+    # The service writes to it as to any log: blocking.
+    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+    return fd
 
 
 def session_members(leader):

@@ -4,8 +4,9 @@ from .params import ParameterError, Values
 
 RESKEY = "OCF_RESKEY_"
 META = "OCF_RESKEY_CRM_meta_"
-# Set by Pacemaker on every operation; not a parameter of the agent.
-PACEMAKER_RESKEYS = frozenset(("crm_feature_set",))
+# Set by Pacemaker on every operation, or by `crm resource trace` (resource-agents' tracing):
+# not parameters of the agent.
+PACEMAKER_RESKEYS = frozenset(("crm_feature_set", "trace_ra", "trace_file"))
 # Default operation timeout when the caller gives none (ocf-tester gives 20 s).
 DEFAULT_TIMEOUT_MS = 20000
 
@@ -39,7 +40,9 @@ class Request:
 
     Parameter problems are collected in `errors` rather than raised, because what an invalid
     configuration means depends on the action: a probe answers "not running", a stop succeeds,
-    start and validate-all fail naming the parameter.
+    start and validate-all fail naming the parameter. Parameters the agent does not know are
+    kept apart in `unknown`: they fail validate-all and start (a typo caught before the service
+    runs) but never turn the monitor of a running service into a fatal error.
     """
 
     def __init__(self, action, parameters, environ):
@@ -57,6 +60,7 @@ class Request:
         level = _int_or_none(environ.get("OCF_CHECK_LEVEL"))
         self.check_level = level if level is not None and level >= 0 else 0
         self.errors = []
+        self.unknown = []
         self.params = Values(self._convert(parameters, environ))
 
     def _convert(self, parameters, environ):
@@ -79,7 +83,7 @@ class Request:
                 name = key[len(RESKEY):]
                 if name not in declared and name not in PACEMAKER_RESKEYS:
                     known = ", ".join(sorted(declared)) or "none"
-                    self.errors.append(ParameterError(name, f"is unknown (known: {known})"))
+                    self.unknown.append(ParameterError(name, f"is unknown (known: {known})"))
         return values
 
     @property

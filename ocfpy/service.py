@@ -17,14 +17,37 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 INHERITED = ("PATH", "LANG", "LC_ALL", "TZ")
 
 
+def instance_file_name(instance):
+    """The resource instance as one file-name component ('default' when there is none)."""
+    return (instance or "default").replace("/", "_")
+
+
+def run_path(agent_name, instance, suffix, *, create=False):
+    """RUN_DIR/<agent>/<instance><suffix>, where an agent keeps its own files by default;
+    create makes the directory."""
+    directory = f"{RUN_DIR}/{agent_name}"
+    if create:
+        os.makedirs(directory, mode=0o755, exist_ok=True)
+    return f"{directory}/{instance_file_name(instance)}{suffix}"
+
+
 def default_pidfile(agent_name, instance):
-    safe = (instance or "default").replace("/", "_")
-    return f"{RUN_DIR}/{agent_name}/{safe}.pid"
+    return run_path(agent_name, instance, ".pid")
 
 
 def base_environment(environ):
     env = {name: environ[name] for name in INHERITED if environ.get(name)}
     env.setdefault("PATH", DEFAULT_PATH)
+    return env
+
+
+def service_environment(environ, assignments=""):
+    """A service's clean environment: the INHERITED names, then its NAME=VALUE words (an
+    `environment` parameter, already checked)."""
+    from .params import parse_environment
+
+    env = base_environment(environ)
+    env.update(parse_environment(assignments))
     return env
 
 
@@ -47,7 +70,8 @@ class PidfileService:
     def check_usable(self):
         """Raise OCFError(ERR_INSTALLED) if this node cannot keep our pidfile at `path`."""
         directory = os.path.dirname(self.path) or "."
-        if self.path.startswith(RUN_DIR + "/"):
+        # Our own run directory is made on demand; '..' must not lead that anywhere else.
+        if os.path.normpath(self.path).startswith(RUN_DIR + "/"):
             os.makedirs(directory, mode=0o755, exist_ok=True)
         if not os.path.isdir(directory):
             raise OCFError(OCF.ERR_INSTALLED, f"pidfile directory {directory} does not exist")

@@ -156,6 +156,40 @@ def test_stop_kills_what_acsstop_refuses_to_stop(acs):
     assert acs.run("start").rc == 0  # the dead instance is cleared by acsStart
 
 
+def test_stop_escalates_when_acsstop_cannot_even_be_run(acs):
+    """Review fix: a failure to launch acsStop (here: its log directory is gone) failed the stop
+    at once, leaving the services running and the node to be fenced; stop must kill them."""
+    import shutil
+
+    logs = acs.tmp / "logs"
+    logs.mkdir()
+    acs.params["logfile"] = str(logs / "services.log")
+    assert acs.run("start").rc == 0
+    pids = [acs.pid("NAMING_SERVICE_PID"), acs.pid("MANAGER_PID")]
+    shutil.rmtree(logs)
+    stopped = acs.run("stop")
+    assert stopped.rc == 0, stopped
+    assert "cannot open log file" in stopped.stderr
+    assert all(gone(pid) for pid in pids)
+    assert acs.run("monitor", interval_ms=10000).rc == 7
+
+
+def test_a_fifo_as_logfile_does_not_hang_start(acs):
+    """Review fix: after acsStart the agent read the log's new tail with a blocking read to
+    EOF; on a FIFO (a log reader such as a logger process) the services that inherited the
+    write end keep it open, so start hung until the executor killed it."""
+    fifo = acs.tmp / "services.fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    acs.params["logfile"] = str(fifo)
+    try:
+        started = acs.run("start", timeout_ms=20000)
+        assert started.rc == 0, started
+        assert acs.run("stop").rc == 0
+    finally:
+        os.close(reader)
+
+
 def test_port_conflict_fails_start_naming_the_port(tmp_path):
     acs = Acs(tmp_path, 21, "conflict")
     squatter = socket.socket()

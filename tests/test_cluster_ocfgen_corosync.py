@@ -137,3 +137,36 @@ def test_token_coefficient_from_the_description(tmp_path, setting, expected):
     else:
         assert done.returncode == 0, done.stderr
         assert expected in (tmp_path / "out" / "corosync.conf").read_text()
+
+
+def test_output_paths_that_are_not_ours_are_refused_before_writing(tmp_path):
+    """A directory or symlink where the authkey goes, a directory where corosync.conf goes, an
+    unwritable output, a key others may read: exit 2, one line, nothing written or kept."""
+    description = os.path.join(EXAMPLES, DESCRIPTIONS[0])
+    key_dir = tmp_path / "a"
+    (key_dir / "authkey").mkdir(parents=True)
+    link = tmp_path / "b"
+    link.mkdir()
+    (link / "authkey").symlink_to(tmp_path / "elsewhere")
+    conf_dir = tmp_path / "c"
+    (conf_dir / "corosync.conf").mkdir(parents=True)
+    for outdir, why in ((key_dir, "authkey: is not a regular file"),
+                        (link, "authkey: is not a regular file"),
+                        (conf_dir, "corosync.conf: cannot write: is a directory"),
+                        (tmp_path / "no" / "such", None)):
+        if why is None:
+            outdir = "/proc/ocfgen-test"     # cannot be created, even by root
+        done = ocfgen("corosync", description, "-o", str(outdir))
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode == 2 and len(lines) == 1 and "Traceback" not in done.stderr, lines
+        assert why is None or why in lines[0], lines
+    assert sorted(p.name for p in key_dir.iterdir()) == ["authkey"]
+    assert sorted(p.name for p in link.iterdir()) == ["authkey"]
+    assert not (tmp_path / "elsewhere").exists()
+    weak = tmp_path / "d"
+    assert ocfgen("corosync", description, "-o", str(weak)).returncode == 0
+    os.chmod(weak / "authkey", 0o644)
+    done = ocfgen("corosync", description, "-o", str(weak))
+    assert done.returncode == 2 and "readable by others" in done.stderr, done.stderr
+    assert ocfgen("corosync", description, "-o", str(weak), "--new-authkey").returncode == 0
+    assert stat.S_IMODE(os.stat(weak / "authkey").st_mode) == 0o400

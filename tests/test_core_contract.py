@@ -108,8 +108,9 @@ def test_missing_interval_is_a_probe_and_bad_values_are_collected_not_raised():
     assert messages == [
         "parameter 'count' is not an integer: 'many'",
         "parameter 'name' is required but not set",
-        "parameter 'typo' is unknown (known: count, name, verbose)",
     ]
+    assert [str(e) for e in request.unknown] == [
+        "parameter 'typo' is unknown (known: count, name, verbose)"]
 
 
 class Toy(Agent):
@@ -198,3 +199,15 @@ def test_waits_are_bounded_by_the_action_timeout():
     with pytest.raises(OCFError) as caught:
         agent.wait_for(lambda: False, "the moon")
     assert caught.value.code == OCF.ERR_GENERIC and "waiting for the moon" in caught.value.reason
+
+
+def test_unknown_parameters_fail_start_but_never_a_running_monitor(monkeypatch):
+    good = {"OCF_RESKEY_name": "n"}
+    assert run("start", good, monkeypatch) == (OCF.SUCCESS, [])
+    typo = dict(good, OCF_RESKEY_nmae="n", OCF_RESKEY_CRM_meta_interval="10000")
+    assert run("monitor", typo, monkeypatch) == (OCF.SUCCESS, [])
+    assert run("validate-all", typo, monkeypatch) == (
+        OCF.ERR_CONFIGURED,
+        ["ocf-exit-reason:parameter 'nmae' is unknown (known: count, name, verbose)"])
+    traced = dict(good, OCF_RESKEY_trace_ra="1", OCF_RESKEY_trace_file="/tmp/x")
+    assert run("validate-all", traced, monkeypatch) == (OCF.SUCCESS, [])

@@ -295,3 +295,49 @@ def test_syslog_through_ha_logfacility(scratch):
     started = [d for d in datagrams if "daemon(sys)[" in d and "INFO: started" in d]
     assert started, datagrams
     assert started[0].startswith(f"<{19 * 8 + 6}>")  # facility local3, priority info
+
+
+def test_a_pidfile_path_climbing_out_of_run_ocfpy_creates_no_directory(scratch):
+    """Review fix: a pidfile under /run/ocfpy gets its directory made, but '..' must not lead
+    that makedirs out of /run/ocfpy to create directories anywhere as root."""
+    tmp_path, _ = scratch
+    target = tmp_path / "made-by-agent"
+    climbing = f"/run/ocfpy/../..{target}/svc.pid"
+    params = daemon_params(scratch, pidfile=climbing)
+    outcome = run_agent("daemon", "validate-all", params=params)
+    assert outcome.rc == 5 and "pidfile directory" in outcome.reason, outcome
+    assert not target.exists()
+
+
+def test_a_fifo_nobody_reads_as_logfile_fails_start_in_time(scratch):
+    """Review fix: the log was opened with a blocking open(2), which waits for a reader of a
+    FIFO for ever: start overran its own timeout and left the executor to kill it, without a
+    reason. A FIFO that somebody reads still works (the service's writes then block normally)."""
+    tmp_path, _ = scratch
+    fifo = tmp_path / "log.fifo"
+    os.mkfifo(fifo)
+    params = daemon_params(scratch, logfile=fifo)
+    began = time.monotonic()
+    outcome = run_agent("daemon", "start", params=params, timeout_ms=5000, wait=15)
+    assert outcome.rc == 1 and "cannot open log file" in outcome.reason, outcome
+    assert time.monotonic() - began < 5
+    assert not os.path.exists(params["pidfile"])
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        assert run_agent("daemon", "start", params=params, timeout_ms=5000, wait=15).rc == 0
+        assert run_agent("daemon", "stop", params=params).rc == 0
+    finally:
+        os.close(reader)
+
+
+def test_a_log_that_cannot_be_written_never_changes_the_outcome(scratch):
+    """Review fix: an error writing HA_LOGFILE (a full disk; /dev/full stands for it) escaped the
+    logger, so every action, stop included, ended in a traceback and exit 1: a failed stop on a
+    full /var/log gets the node fenced. The line goes to stderr instead."""
+    params = daemon_params(scratch)
+    full = {"HA_LOGFILE": "/dev/full"}
+    seen = {}
+    for action, rc in (("start", 0), ("monitor", 0), ("stop", 0), ("stop", 0), ("monitor", 7)):
+        outcome = seen[action] = run_agent("daemon", action, params=params, extra=full)
+        assert outcome.rc == rc and "Traceback" not in outcome.stderr, (action, outcome)
+    assert "INFO: stopped" in seen["stop"].stderr

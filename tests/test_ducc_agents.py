@@ -292,3 +292,20 @@ def test_metadata_validates_for_ocf_1_1_1_0_and_pcs(agent):
         assert done.returncode == 0, done.stderr
     if agent == "ducc-head":
         assert 'role="Promoted"' in xml and 'name="promote"' in xml and 'name="notify"' in xml
+
+
+def test_state_file_never_writes_through_a_planted_symlink(tmp_path):
+    """Review fix: the state file's temporary was opened with open(..., "w"), which follows a
+    symlink at that name and truncates whatever it points to."""
+    from ocfpy.agents.ducc_head import StateFile
+
+    precious = tmp_path / "precious"
+    precious.write_text("precious data\n")
+    state = StateFile(str(tmp_path / "head.state"))
+    os.symlink(precious, f"{state.path}.{os.getpid()}.tmp")
+    with pytest.raises(OSError):
+        state.update(role="promoted")
+    assert precious.read_text() == "precious data\n"
+    os.unlink(f"{state.path}.{os.getpid()}.tmp")
+    state.update(role="promoted")
+    assert state.read() == {"role": "promoted"}

@@ -255,3 +255,36 @@ def test_ocf_tester_passes(appliance):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "passed all tests" in done.stdout
+
+
+def test_storage_folder_swapped_for_a_symlink_is_never_chowned(appliance, monkeypatch):
+    """Review fix: start made a missing storage folder, then os.chown()ed it to `user` by name.
+    Whoever may write in the folder's parent (often that very user) can swap the new directory
+    for a symlink in between, and root then hands the link's target (say /etc/shadow) to the
+    user. The swap is made deterministic here by running start() in-process."""
+    from ocfpy.agents.archiver import ArchiverAgent
+
+    from ocfpy.codes import OCFError
+    from ocfpy.log import Logger
+    from ocfpy.request import Request
+
+    resource = appliance(user="nobody", command="/bin/true")
+    precious = resource.base / "precious"
+    precious.write_text("root's own\n")
+    sts = str(resource.base / "sts")
+    real_makedirs = os.makedirs
+
+    def makedirs_then_swap(path, *args, **kwargs):
+        real_makedirs(path, *args, **kwargs)
+        if path == sts:
+            os.rename(sts, sts + ".moved")
+            os.symlink(precious, sts)
+
+    monkeypatch.setattr(os, "makedirs", makedirs_then_swap)
+    environ = {f"OCF_RESKEY_{k}": v for k, v in resource.params.items()}
+    environ["OCF_RESOURCE_INSTANCE"] = resource.instance
+    agent = ArchiverAgent(Request("start", ArchiverAgent.parameters, environ),
+                          Logger(AGENT, resource.instance, environ))
+    with pytest.raises(OCFError):
+        agent.start()
+    assert os.stat(precious).st_uid == 0 and precious.read_text() == "root's own\n"

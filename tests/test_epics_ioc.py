@@ -374,3 +374,15 @@ def test_ocf_tester_passes(ioc):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "passed all tests" in done.stdout
+
+
+def test_a_directory_at_the_heartbeat_path_does_not_fail_stop(ioc):
+    """Review fix: stop read <pidfile>.heartbeat and crashed on a directory (EISDIR), a failed
+    stop on a stopped resource. The directory is not ours: left alone, and stop succeeds."""
+    resource = ioc()
+    heartbeat = pathlib.Path(resource.params["pidfile"] + ".heartbeat")
+    heartbeat.mkdir()
+    (heartbeat / "keep").write_text("x")
+    outcome = resource.run("stop")
+    assert outcome.rc == 0 and "Traceback" not in outcome.stderr, outcome
+    assert (heartbeat / "keep").read_text() == "x"

@@ -146,6 +146,46 @@ CASES = [
     ("not-utf8", None, 27, None, "is not UTF-8"),
 ]
 
+# Values the CIB cannot hold or Pacemaker refuses: each once made ocfgen fail on the generated
+# CIB (exit 1) or inside lxml (exit 70, internal error) instead of at the description's line.
+X = BASE + '\n[resources.x]\nagent = "ocf:ocfpy:daemon"\nparams = { command = "/bin/true" }\n'
+CASES += [
+    ("nul-in-rule", BASE + '\n[[location]]\nresource = "d1"\nrule = "a eq b\\u0000"\n', 30,
+     "location[0].rule", "contains a control character"),
+    ("control-in-description", X + 'description = "a\\u0001b"\n', 31, "resources.x.description",
+     "contains a control character"),
+    ("noncharacter-in-param", BASE.replace('"/bin/sleep 100"', '"/bin/sleep \\uffff"'), 18,
+     "resources.d1.params.command", "contains a control character"),
+    ("control-in-param-name", BASE + '\n[resources.y]\nagent = "ocf:foo:bar"\n'
+     'params = { "a\\u0001" = 1 }\n', 30, 'resources.y.params."a\\u0001"',
+     "contains a control character"),
+    ("empty-param-name", BASE + '\n[resources.y]\nagent = "ocf:foo:bar"\nparams = { "" = 1 }\n',
+     30, 'resources.y.params.""', "is not a parameter name"),
+    ("op-on-fail", X + 'ops = [{ name = "monitor", interval = "10s", on-fail = "bogus" }]\n', 31,
+     "resources.x.ops[0].on-fail", "must be one of ignore, block"),
+    ("op-enabled", X + 'ops = [{ name = "monitor", interval = "10s", enabled = "yes" }]\n', 31,
+     "resources.x.ops[0].enabled", "must be true or false"),
+    ("op-delay-and-origin", X + 'ops = [{ name = "monitor", interval = "10s", start-delay = "1s",'
+     ' interval-origin = "2020-01-01" }]\n', 31, "resources.x.ops[0].interval-origin",
+     "start-delay or interval-origin, not both"),
+    ("op-defaults-on-fail", BASE + '\n[op_defaults]\non-fail = "bogus"\n', 29,
+     "op_defaults.on-fail", "must be one of ignore, block"),
+    ("op-defaults-record-pending", BASE + '\n[op_defaults]\nrecord-pending = "maybe"\n', 29,
+     "op_defaults.record-pending", "must be true or false"),
+    ("meta-requires", X + 'meta = { requires = "bogus" }\n', 31, "resources.x.meta.requires",
+     "must be one of nothing, quorum, fencing, unfencing"),
+    ("non-ascii-digits-score", BASE + '\n[[location]]\nresource = "d1"\nprefers = "n1"\n'
+     'score = "\u0661\u0660"\n', 31, "location[0].score", "is not a score"),
+    ("non-ascii-digits-interval", X + 'ops = [{ name = "monitor", interval = "\u0661\u0660s" }]\n',
+     31, "resources.x.ops[0].interval", "is not a duration"),
+    ("agent-dot-dot", BASE + '\n[resources.y]\nagent = "ocf:..:.."\n', 29, "resources.y.agent",
+     "is not an agent"),
+    ("corosync-token-overflow", BASE + "\n[corosync]\ntoken = 4294967296\n", 29, "corosync.token",
+     "must be at most 4294967295"),
+    ("meta-multiple-active", X + 'meta = { multiple-active = "bogus" }\n', 31,
+     "resources.x.meta.multiple-active", "must be one of block, stop_only"),
+]
+
 
 def run_ocfgen(args, cwd):
     return subprocess.run([OCFGEN, *args], capture_output=True, text=True, cwd=cwd, timeout=60)
@@ -205,6 +245,51 @@ def test_missing_description_and_unwritable_output(tmp_path):
     (tmp_path / "cluster.toml").write_text(BASE)
     done = run_ocfgen(["build", "cluster.toml", "-o", "no/such/dir/cib.xml"], tmp_path)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+def test_outputs_never_replace_what_ocfgen_did_not_write(tmp_path):
+    """-o naming the description itself, a hand-written file or a directory: exit 2, one line,
+    the file untouched. Files ocfgen wrote are replaced as before."""
+    (tmp_path / "cluster.toml").write_text(BASE)
+    (tmp_path / "notes.txt").write_text("mine\n")
+    (tmp_path / "dir").mkdir()
+    for command in ("build", "graph"):
+        for target in ("cluster.toml", "notes.txt", "dir", "cluster.svg"):
+            if target == "cluster.svg":
+                (tmp_path / target).write_text("<svg/>")
+            done = run_ocfgen([command, "cluster.toml", "-o", target], tmp_path)
+            assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+            assert done.stderr.startswith(f"{target}: cannot write: "), done.stderr
+        for target in ("cib.xml", "picture.dot", "picture.svg"):
+            for _ in range(2):
+                done = run_ocfgen([command, "cluster.toml", "-o", target], tmp_path)
+                assert done.returncode == 0, done.stderr
+            os.unlink(tmp_path / target)
+    assert (tmp_path / "cluster.toml").read_text() == BASE
+    assert (tmp_path / "notes.txt").read_text() == "mine\n"
+    assert (tmp_path / "cluster.svg").read_text() == "<svg/>"
+    assert sorted(os.listdir(tmp_path)) == ["cluster.svg", "cluster.toml", "dir", "notes.txt"]
+
+
+def test_odd_output_arguments_get_one_line(tmp_path):
+    """An empty -o (once a traceback-free exit 70, or files in the working directory) and a
+    path with a newline (once a two-line message): exit 2, exactly one line, nothing written."""
+    (tmp_path / "cluster.toml").write_text(BASE)
+    for args in (["build", "cluster.toml", "-o", ""], ["corosync", "cluster.toml", "-o", ""],
+                 ["build", "cluster.toml", "-o", "no\nsuch/cib.xml"]):
+        done = run_ocfgen(args, tmp_path)
+        assert done.returncode == 2 and done.stderr.count("\n") == 1, (args, done.stderr)
+        assert "internal error" not in done.stderr, done.stderr
+    assert sorted(os.listdir(tmp_path)) == ["cluster.toml"]
+
+
+def test_a_description_that_is_not_a_file_is_refused_at_once(tmp_path):
+    """/dev/zero once read until memory ran out, a FIFO blocked forever: exit 2, one line."""
+    os.mkfifo(tmp_path / "fifo.toml")
+    for path in ("/dev/zero", str(tmp_path / "fifo.toml")):
+        done = run_ocfgen(["check", path], tmp_path)
+        assert done.returncode == 2 and done.stderr == (
+            f"{path}: cannot read the description: not a regular file\n"), done.stderr
 
 
 def test_every_command_refuses_a_bad_description_the_same_way(tmp_path):

@@ -95,12 +95,16 @@ def test_units_verify_failure_is_reported(described, tmp_path):
      "priorities = { n1 = 150, n2 = 100 }\ntrack = 'broker'\n",
      "hosts.toml:6: keepalived.P.track: resource broker runs systemd:activemq"),
     ("[firewall]\nclients = ['10.213.0.0/33']\n", "is not an address or network"),
+    ("[firewall]\nextra = 5\n", "hosts.toml:2: firewall.extra: must be an array of tables"),
+    ("[firewall]\nadmin_ports = [22, 0]\n", "hosts.toml:2: firewall.admin_ports[1]: port 0 is not"),
 ])
 def test_bad_host_outputs_are_located(described, tmp_path, hosts, why):
     cluster, path = described(hosts)
     command = "keepalived" if "keepalived" in hosts else "firewall" if "firewall" in hosts else "units"
-    rc, _, err = ocfgen(command, cluster, "--outputs", path, "-o", tmp_path / "out")
+    rc, out, err = ocfgen(command, cluster, "--outputs", path, "-o", tmp_path / "out")
     assert rc == 2 and why in err and "Traceback" not in err, err
+    assert err.startswith(f"{path}:") and "\n" not in err and out == "", err
+    assert not (tmp_path / "out").exists()
 
 
 PAIR = """
@@ -186,3 +190,61 @@ def test_firewall_for_the_examples_passes_nft_check(tmp_path, example, expect):
     assert rc == 0, err
     first = open(out.split()[0]).read()
     assert expect in first, first
+
+
+def test_host_outputs_are_all_or_nothing_and_replace_only_ours(described, tmp_path):
+    """A hand-written file where an output goes: exit 2, one line, that file untouched and no
+    other output written. A second run replaces what the first wrote."""
+    cluster, hosts = described("[firewall]\nclients = ['10.213.0.0/24']\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "n2.nft").write_text("# my own rules\n")
+    rc, stdout, err = ocfgen("firewall", cluster, "--outputs", hosts, "-o", out)
+    assert rc == 2 and stdout == "" and "\n" not in err, err
+    assert err.startswith(f"{out / 'n2.nft'}: cannot write: exists and was not written by ocfgen")
+    assert sorted(os.listdir(out)) == ["n2.nft"]
+    assert (out / "n2.nft").read_text() == "# my own rules\n"
+    os.unlink(out / "n2.nft")
+    for _ in range(2):
+        rc, stdout, err = ocfgen("firewall", cluster, "--outputs", hosts, "-o", out)
+        assert rc == 0, err
+    assert sorted(os.listdir(out)) == ["n1.nft", "n2.nft"]
+
+
+def test_output_directories_ignore_a_permissive_umask(described, tmp_path):
+    """Under umask 000 the directories made for the outputs (which hold the VRRP secret) are
+    still 0755: none writable by others, who could swap the files in them."""
+    secret_file = tmp_path / "vrrp.secret"
+    fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT, 0o600)
+    os.write(fd, b"Zq4%mT8&\n")
+    os.close(fd)
+    cluster, hosts = described(PAIR + f'secret_file = "{secret_file}"\n')
+    done = subprocess.run([OCFGEN, "keepalived", str(cluster), "--outputs", str(hosts), "-o",
+                           str(tmp_path / "out" / "deep")], capture_output=True, text=True,
+                          timeout=60, preexec_fn=lambda: os.umask(0))
+    assert done.returncode == 0, done.stderr
+    for directory, _, files in os.walk(tmp_path / "out"):
+        assert os.stat(directory).st_mode & 0o022 == 0, directory
+        for name in files:
+            assert os.stat(os.path.join(directory, name)).st_mode & 0o077 == 0, name
+    assert "Zq4%mT8&" not in done.stdout + done.stderr
+
+
+def test_secret_files_that_are_not_secrets_are_refused_without_quoting_them(described, tmp_path):
+    """Binary bytes, a FIFO (would block), a huge file (/dev/zero once exhausted memory): exit 2,
+    one located line that quotes nothing of the file, nothing written."""
+    binary = tmp_path / "binary.secret"
+    huge = tmp_path / "huge.secret"
+    fifo = tmp_path / "fifo.secret"
+    for path, data in ((binary, b"\xfe\xed\xfa\xce\x8f\x9a\xab\xbc"), (huge, b"Zq4%mT8&" * 200000)):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        os.write(fd, data)
+        os.close(fd)
+    os.mkfifo(fifo, 0o600)
+    for path, why in ((binary, "is not text"), (huge, "larger than"),
+                      (fifo, "is not a regular file")):
+        cluster, hosts = described(PAIR + f'secret_file = "{path}"\n')
+        rc, out, err = ocfgen("keepalived", cluster, "--outputs", hosts, "-o", tmp_path / "out")
+        assert rc == 2 and out == "" and "\n" not in err and why in err, err
+        assert err.startswith(f"{hosts}:") and "0xfe" not in err and "Zq4" not in err, err
+        assert not (tmp_path / "out").exists()
