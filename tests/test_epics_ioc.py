@@ -289,7 +289,10 @@ def test_ioc_that_dies_while_booting_fails_the_start_at_once(ioc):
     outcome = resource.run("start", timeout_ms=30000)
     assert outcome.rc == 1, outcome
     assert time.monotonic() - began < 15                                  # not the start timeout
-    assert "not running after start" in outcome.reason
+    # Seen alive once and then gone, or gone before the agent first looked for it (a busy
+    # machine): both are this failure, named with the console log.
+    assert ("not running after start" in outcome.reason
+            or "started no IOC child" in outcome.reason), outcome
     assert resource.params["logfile"] in outcome.reason
     assert "Child process is shutting down" in open(resource.params["logfile"]).read()
     assert resource.procserv() is None                                    # procServ went too
