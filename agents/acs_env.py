@@ -169,9 +169,7 @@ class AcsEnvironment:
         Output goes to `logfile` (appended), never to a pipe: the services it starts inherit
         its descriptors and would hold a pipe open for their whole life.
         """
-        import time
-
-        from ocfpy.process import SpawnError, spawn, terminate
+        from ocfpy.process import SpawnError, run_to_completion
 
         full = self.command(argv)
         env = self.environment(marker(agent))
@@ -179,17 +177,10 @@ class AcsEnvironment:
             env["OCFPY_ACS_PATH"] = self.path_prefix()
         start_size = _size(logfile)
         try:
-            identity, child = spawn(full, cwd="/", user=self.params.user, env=env, logfile=logfile)
+            status = run_to_completion(full, timeout=timeout, log=agent.log, cwd="/",
+                                       user=self.params.user, env=env, logfile=logfile)
         except SpawnError as exc:
             raise OCFError(OCF.ERR_GENERIC, str(exc)) from None
-        until = time.monotonic() + max(0.1, timeout)
-        while child.poll() is None and time.monotonic() < until:
-            time.sleep(0.05)
-        status = child.poll()
-        if status is None:
-            terminate(identity, kill_at=time.monotonic() + 1.0, give_up_at=time.monotonic() + 2.0,
-                      log=agent.log)
-            child.wait()
         return status, _tail(logfile, start_size)
 
     def run_before_signals(self, agent, argv, logfile, timeout, then):

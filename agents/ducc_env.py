@@ -129,24 +129,17 @@ class DuccEnvironment:
 
     def start(self, component, timeout):
         """Run ducc.py -c component -b --nodup and wait for it to return."""
-        import time
 
-        from ocfpy.process import SpawnError, spawn, terminate
+        from ocfpy.process import SpawnError, run_to_completion
 
         argv = [self.script, "-c", component, "-b", "--nodup"]
         try:
-            identity, child = spawn(argv, cwd=self.home, user=self.params.user,
-                                    env=self.environment(), logfile=self.logfile())
+            status = run_to_completion(argv, timeout=timeout, log=self.agent.log, cwd=self.home,
+                                       user=self.params.user, env=self.environment(),
+                                       logfile=self.logfile())
         except SpawnError as exc:
             raise OCFError(OCF.ERR_GENERIC, str(exc)) from None
-        until = time.monotonic() + max(0.1, timeout)
-        while child.poll() is None and time.monotonic() < until:
-            time.sleep(0.05)
-        status = child.poll()
         if status is None:
-            terminate(identity, kill_at=time.monotonic() + 1, give_up_at=time.monotonic() + 2,
-                      log=self.agent.log)
-            child.wait()
             raise OCFError(OCF.ERR_GENERIC, f"ducc.py -c {component} did not return in time "
                                             f"(log: {self.logfile()})")
         if status != 0:

@@ -141,3 +141,22 @@ def terminate(leader, *, stop_signal=signal.SIGTERM, kill_at, give_up_at, log):
         _signal_all(left, signal.SIGKILL)
         left = _wait_gone(leader, give_up_at)
     return left
+
+
+def run_to_completion(argv, *, timeout, log, **spawn_options):
+    """Run a helper command (a start or stop script) in its own session, output to its log.
+
+    Returns its exit status, or None when it overran `timeout` seconds; then it and its session
+    were killed. Output never goes to a pipe: daemons the script starts would inherit it and
+    hold it open for their whole life. Raises SpawnError when it cannot be run at all.
+    """
+    identity, child = spawn(argv, **spawn_options)
+    until = time.monotonic() + max(0.1, timeout)
+    while child.poll() is None and time.monotonic() < until:
+        time.sleep(0.05)
+    status = child.poll()
+    if status is None:
+        terminate(identity, kill_at=time.monotonic() + 1.0, give_up_at=time.monotonic() + 2.0,
+                  log=log)
+        child.wait()
+    return status

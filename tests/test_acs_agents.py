@@ -343,19 +343,3 @@ def test_ocf_tester_acs_container(services):
                           capture_output=True, text=True, timeout=100)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "passed all tests" in done.stdout
-
-
-@pytest.mark.parametrize("agent", ["acs-services", "acs-container"])
-def test_metadata_validates_for_ocf_1_1_1_0_and_pcs(agent):
-    rng = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "schemas", "ra-api-1.1.rng")
-    rng = os.environ.get("OCF_RA_RNG", os.path.abspath(rng))
-    for version, check in (("1.1", ["--relaxng", rng]), ("", ["--valid"]),
-                           ("1.1", ["--relaxng", "/usr/share/pcs/data/ocf-1.1.rng"])):
-        env = {"PATH": os.environ["PATH"]}
-        if version:
-            env.update(OCF_RA_VERSION_MAJOR="1", OCF_RA_VERSION_MINOR="1")
-        xml = subprocess.run([f"/usr/lib/ocf/resource.d/ocfpy/{agent}", "meta-data"], env=env,
-                             check=True, capture_output=True, text=True).stdout
-        done = subprocess.run(["xmllint", "--noout", *check, "-"], input=xml, text=True,
-                              capture_output=True, cwd="/usr/share/resource-agents")
-        assert done.returncode == 0, done.stderr

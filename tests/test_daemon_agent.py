@@ -222,22 +222,6 @@ def test_validate_all_names_the_problem(params, code, fragment):
     assert len(outcome.exit_reasons) == 1 and "Traceback" not in outcome.stderr
 
 
-def test_metadata_validates_against_the_ocf_1_1_schema_and_the_1_0_dtd(tmp_path):
-    rng = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "schemas", "ra-api-1.1.rng")
-    rng = os.environ.get("OCF_RA_RNG", os.path.abspath(rng))
-    for version, check in (("1.1", ["--relaxng", rng]), ("", ["--valid"])):
-        env = {"PATH": os.environ["PATH"]}
-        if version:
-            env.update(OCF_RA_VERSION_MAJOR="1", OCF_RA_VERSION_MINOR="1")
-        xml = subprocess.run([f"{AGENT_DIR}/daemon", "meta-data"], env=env, check=True,
-                             capture_output=True, text=True).stdout
-        assert f"<version>{version or '1.0'}</version>" in xml
-        done = subprocess.run(["xmllint", "--noout", *check, "-"], input=xml, text=True,
-                              capture_output=True, cwd="/usr/share/resource-agents")
-        assert done.returncode == 0, done.stderr
-    assert ('reloadable="1"' in xml) is False  # the 1.0 form drops 1.1-only attributes
-
-
 def test_pcs_and_crm_resource_accept_the_agent():
     shown = subprocess.run(["crm_resource", "--show-metadata", "ocf:ocfpy:daemon"],
                            capture_output=True, text=True, check=True).stdout

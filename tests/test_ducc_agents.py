@@ -276,24 +276,6 @@ def test_notify_returns_success(home):
     assert "promoting node2" in done.stderr
 
 
-@pytest.mark.parametrize("agent", ["ducc-head", "ducc-agent"])
-def test_metadata_validates_for_ocf_1_1_1_0_and_pcs(agent):
-    rng = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "schemas", "ra-api-1.1.rng")
-    rng = os.environ.get("OCF_RA_RNG", os.path.abspath(rng))
-    for version, check in (("1.1", ["--relaxng", rng]), ("", ["--valid"]),
-                           ("1.1", ["--relaxng", "/usr/share/pcs/data/ocf-1.1.rng"])):
-        env = {"PATH": os.environ["PATH"]}
-        if version:
-            env.update(OCF_RA_VERSION_MAJOR="1", OCF_RA_VERSION_MINOR="1")
-        xml = subprocess.run([f"{AGENT_DIR}/{agent}", "meta-data"], env=env, check=True,
-                             capture_output=True, text=True).stdout
-        done = subprocess.run(["xmllint", "--noout", *check, "-"], input=xml, text=True,
-                              capture_output=True, cwd="/usr/share/resource-agents")
-        assert done.returncode == 0, done.stderr
-    if agent == "ducc-head":
-        assert 'role="Promoted"' in xml and 'name="promote"' in xml and 'name="notify"' in xml
-
-
 def test_state_file_never_writes_through_a_planted_symlink(tmp_path):
     """Review fix: the state file's temporary was opened with open(..., "w"), which follows a
     symlink at that name and truncates whatever it points to."""
