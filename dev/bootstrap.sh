@@ -19,3 +19,7 @@ VENV=${OCFPY_VENV:-/opt/ocfpy}
 flock /tmp/ocfpy-install.lock sh -c "
   '$VENV/bin/pip' install -q --disable-pip-version-check '.[test]' &&
   '$VENV/bin/ocfpy-agents' install >/dev/null"
+# The commands on PATH, as the RPM puts them in /usr/bin.
+for command in ocfgen ocfpy-agents ocfpy-ducc-head-mode; do
+  ln -sfn "$VENV/bin/$command" "/usr/local/bin/$command"
+done
