@@ -12,7 +12,7 @@ missing=$(grep -v '^#' dev/debian-packages | while read -r p; do
 if [ -n "$missing" ]; then
   apt-get update -qq
   # shellcheck disable=SC2086
-  apt-get install -y -qq --no-install-recommends $missing >/dev/null
+  apt-get install -y -qq $missing >/dev/null
 fi
 VENV=${OCFPY_VENV:-/opt/ocfpy}
 [ -x "$VENV/bin/python3" ] || /usr/bin/python3 -m venv "$VENV"
