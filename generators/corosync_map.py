@@ -5,13 +5,12 @@ corosync.conf and the CIB can never name different nodes. Each piece keeps its `
 (file:line and key path), so corosync's own validation errors point into the description.
 """
 
-from .corosync import DEFAULT_LOGFILE, CorosyncCluster, CorosyncNode, QuorumDevice
+from .corosync import DEFAULT_LOGFILE, CorosyncCluster, CorosyncNode
 
 
 def corosync_cluster(cluster):
     """A corosync.CorosyncCluster for a model.Cluster."""
     settings = cluster.corosync
-    qdevice = settings.qdevice
     return CorosyncCluster(
         name=cluster.name,
         nodes=[CorosyncNode(node.id, node.name, tuple(node.addresses), node.origin)
@@ -25,8 +24,7 @@ def corosync_cluster(cluster):
         two_node=settings.two_node,
         wait_for_all=settings.wait_for_all,
         link_priorities=tuple(settings.link_priorities),
-        qdevice=None if qdevice is None else QuorumDevice(qdevice.host, qdevice.algorithm,
-                                                          qdevice.origin),
+        qdevice=settings.qdevice,
         keyfile=settings.keyfile,
         logfile=settings.logfile or DEFAULT_LOGFILE,
         debug=settings.debug,

@@ -16,6 +16,9 @@ Values that go into the CIB are strings already (TOML true becomes "true", 100 b
 from dataclasses import dataclass, field
 from typing import Optional
 
+# The renderer's own qdevice record serves the model too: the same three fields, not a copy.
+from .corosync import QuorumDevice
+
 # Pacemaker's kinds of resource container.
 PRIMITIVE, GROUP, CLONE = "primitive", "group", "clone"
 
@@ -183,13 +186,6 @@ class Node:
     attributes: dict[str, str] = field(default_factory=dict)
     utilization: dict[str, str] = field(default_factory=dict)
     fencing: list[FenceDevice] = field(default_factory=list)
-    origin: str = ""
-
-
-@dataclass
-class QuorumDevice:
-    host: str
-    algorithm: str = "ffsplit"
     origin: str = ""
 
 
