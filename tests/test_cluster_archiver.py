@@ -28,13 +28,7 @@ def test_pacemaker_runs_an_archiver_and_restarts_a_killed_jvm(cluster1, tmp_path
         jvm = cluster1.pidfile_pid("node1", pid_path)
         cluster1.signal("node1", jvm, "KILL")
 
-        def restarted():
-            status = cluster1.status()
-            failed = [op for op in status.failures if op.resource == rid and op.task == "monitor"]
-            return failed and status.where(rid) == ["node1"] and (
-                cluster1.pidfile_pid("node1", pid_path) != jvm)
-
-        cluster1.wait_until(restarted, 60, f"Pacemaker to restart the killed appliance {rid}")
+        cluster1.wait_restarted(rid, "node1", pid_path, jvm)
     finally:
         cluster1.delete_resource(rid, timeout=90)
     left = cluster1.run("node1", ["pgrep", "-f", str(appliance.base)], check=False)

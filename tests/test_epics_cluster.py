@@ -41,13 +41,7 @@ def test_pacemaker_runs_an_ioc_and_restarts_it_after_a_crash(cluster1, tmp_path)
 
         cluster1.signal("node1", child, "KILL")
 
-        def restarted():
-            status = cluster1.status()
-            failed = [op for op in status.failures if op.resource == rid and op.task == "monitor"]
-            return failed and status.where(rid) == ["node1"] and (
-                cluster1.pidfile_pid("node1", child_file) != child)
-
-        cluster1.wait_until(restarted, 60, f"Pacemaker to notice the dead IOC and restart {rid}")
+        cluster1.wait_restarted(rid, "node1", child_file, child)
         failure = [op for op in cluster1.status().failures if op.resource == rid][0]
         assert failure.rc == 1                              # a failure, not "not running"
         heartbeat = cluster1.run("node1", ca_read + [f"{name}:HEARTBEAT"]).stdout.strip()

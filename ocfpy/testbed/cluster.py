@@ -445,6 +445,22 @@ class Cluster:
                 return int(line[4:])
         raise TestbedError(f"{node}: {path} records no pid")
 
+    def wait_restarted(self, resource, node, pidfile, old_pid, timeout=60):
+        """Wait until Pacemaker has recorded a failed monitor of `resource` and runs it on
+        `node` again under a pid (read from `pidfile`) other than `old_pid`; the new pid."""
+
+        def restarted():
+            status = self.status()
+            failed = [op for op in status.failures
+                      if op.resource == resource and op.task == "monitor"]
+            if not failed or status.where(resource) != [node]:
+                return None
+            pid = self.pidfile_pid(node, pidfile)
+            return pid if pid != old_pid else None
+
+        return self.wait_until(restarted, timeout,
+                               f"Pacemaker to notice the failure and restart {resource}")
+
     def signal(self, node, pid, signame):
         """Send a signal ("KILL", "STOP", "TERM", ...) to a process of `node` by its pid."""
         self.run(node, ["kill", f"-{signame}", str(pid)])
