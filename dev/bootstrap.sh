@@ -1,6 +1,7 @@
 #!/bin/bash
 # Prepare a fresh Debian 12 machine (as root): the Debian packages, a virtual environment with
-# ocfpy and its test extra at /opt/ocfpy, and the agents in /usr/lib/ocf/resource.d/ocfpy.
+# this checkout installed editable (with its test extra) at /opt/ocfpy, and agent entry scripts
+# in /usr/lib/ocf/resource.d/ocfpy that run this checkout's code.
 # Agents run under Debian's /usr/bin/python3, the interpreter a cluster node has (pyenv's lives
 # under /root, which Pacemaker's and ocf-tester's unprivileged checks cannot read).
 set -euo pipefail
@@ -17,7 +18,7 @@ fi
 VENV=${OCFPY_VENV:-/opt/ocfpy}
 [ -x "$VENV/bin/python3" ] || /usr/bin/python3 -m venv "$VENV"
 flock /tmp/ocfpy-install.lock sh -c "
-  '$VENV/bin/pip' install -q --disable-pip-version-check '.[test]' &&
+  '$VENV/bin/pip' install -q --disable-pip-version-check -e '.[test]' &&
   '$VENV/bin/ocfpy-agents' install >/dev/null"
 # The commands on PATH, as the RPM puts them in /usr/bin.
 for command in ocfgen ocfpy-agents ocfpy-ducc-head-mode; do

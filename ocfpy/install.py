@@ -2,7 +2,9 @@
 
 Each agent is a tiny script whose interpreter runs isolated (-I -S): no site-packages scan and
 no .pth files, which halves interpreter start-up on the monitor path. The script therefore names
-the directory that holds the ocfpy package itself.
+the directories itself: the one that holds the ocfpy package (site-packages for a regular
+install, the checkout for an editable one) and, when it differs, the one that holds ocfpy's
+dependencies (the installing interpreter's site-packages).
 """
 
 import argparse
@@ -18,7 +20,7 @@ MARKER = "# ocfpy agent entry point"
 TEMPLATE = """#!{python} -IS
 {marker}: ocf:ocfpy:{name}, ocfpy {version}. Rewritten by `ocfpy-agents install`.
 import sys
-sys.path.insert(0, {site!r})
+sys.path[:0] = {paths!r}
 from {module} import {attribute} as agent
 sys.exit(agent.main())
 """
@@ -29,24 +31,30 @@ class InstallError(Exception):
 
 
 def package_site():
-    """The directory that holds the installed ocfpy package (and its agents subpackage)."""
+    """The directory that holds the ocfpy package in use (and its agents subpackage)."""
     import ocfpy
     import ocfpy.agents
 
     site = os.path.dirname(os.path.dirname(os.path.abspath(ocfpy.__file__)))
     agents_dir = os.path.dirname(os.path.abspath(ocfpy.agents.__file__))
     if agents_dir != os.path.join(site, "ocfpy", "agents"):
-        raise InstallError(
-            f"ocfpy.agents lives in {agents_dir}, outside {site}/ocfpy (an editable install?); "
-            "agents run isolated and need a regular install: pip install ."
-        )
+        raise InstallError(f"ocfpy.agents lives in {agents_dir}, outside {site}/ocfpy; "
+                           "the agents' isolated interpreter could not import it")
     return site
 
 
-def entry_script(name, python, site):
+def dependency_site():
+    """The site-packages of this interpreter: where ocfpy's dependencies were installed."""
+    import sysconfig
+
+    return sysconfig.get_paths()["purelib"]
+
+
+def entry_script(name, python, site, deps=None):
     module, attribute = catalogue.AGENTS[name]
+    paths = [site] + ([deps] if deps and deps != site else [])
     return TEMPLATE.format(python=python, marker=MARKER, name=name, version=__version__,
-                           site=site, module=module, attribute=attribute)
+                           paths=paths, module=module, attribute=attribute)
 
 
 def _is_ours(path):
@@ -61,8 +69,13 @@ def _is_ours(path):
 
 
 def install(root="/", python=None, site=None, directory=PROVIDER_DIR, names=None):
-    """Write the entry scripts; return their paths. Never replaces a file it did not write."""
+    """Write the entry scripts; return their paths. Never replaces a file it did not write.
+
+    With `site` given (packaging: the target's site-packages) the scripts name only it;
+    otherwise the running package's directory and this interpreter's site-packages.
+    """
     python = python or sys.executable
+    deps = None if site else dependency_site()
     site = site or package_site()
     target = os.path.join(root, directory.lstrip("/"))
     os.makedirs(target, mode=0o755, exist_ok=True)
@@ -71,7 +84,7 @@ def install(root="/", python=None, site=None, directory=PROVIDER_DIR, names=None
         path = os.path.join(target, name)
         if not _is_ours(path):
             raise InstallError(f"{path} exists and was not written by ocfpy; not replacing it")
-        write_atomically(path, entry_script(name, python, site).encode(), mode=0o755)
+        write_atomically(path, entry_script(name, python, site, deps).encode(), mode=0o755)
         written.append(path)
     return written
 

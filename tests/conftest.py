@@ -17,10 +17,37 @@ but each has its own /run, /dev/shm, /etc/corosync, /var/lib/pacemaker and netwo
 
 import os
 import shutil
+import subprocess
 
 import pytest
+from ocfrun import AGENT_DIR, PYTHON, REPO
 
 _clusters = {}
+
+
+def pytest_sessionstart(session):
+    """Make every way the tests reach ocfpy run this checkout's code, or stop before testing.
+
+    - imports in this process: pytest's `pythonpath` puts REPO first (pyproject.toml);
+    - commands of the venv (ocfgen, ocfpy-agents, python3 -m ...): its editable install must
+      point here (dev/bootstrap.sh);
+    - agents run by Pacemaker, ocf-tester and the tests: their entry scripts in AGENT_DIR are
+      written anew for this checkout.
+    """
+    import ocfpy
+
+    mine = os.path.join(REPO, "ocfpy")
+    if os.path.dirname(os.path.abspath(ocfpy.__file__)) != mine:
+        pytest.exit(f"the tests imported ocfpy from {ocfpy.__file__}, not from {mine}", 3)
+    where = subprocess.run([PYTHON, "-c", "import ocfpy.agents; print(ocfpy.agents.__file__)"],
+                           cwd="/", capture_output=True, text=True, timeout=60)
+    if not where.stdout.startswith(mine + os.sep):
+        pytest.exit(f"{PYTHON} imports ocfpy from {where.stdout.strip() or where.stderr.strip()}, "
+                    f"not from {mine}: run dev/test.sh (it installs this checkout editable)", 3)
+    if os.geteuid() == 0:
+        from ocfpy import install
+
+        install.install(directory=AGENT_DIR)
 
 
 def _cluster(request, size):

@@ -7,8 +7,10 @@ Names carry the prefix ocfd<pid> so concurrent test runs never collide; private 
 import os
 import subprocess
 
+from ocfrun import PYTHON
+
 PREFIX = f"ocfd{os.getpid()}"
-VENV_BIN = "/opt/ocfpy/bin"
+VENV_BIN = os.path.dirname(PYTHON)
 
 
 def ip(*args, check=True):

@@ -1,9 +1,22 @@
-"""Run an installed ocfpy agent the way Pacemaker's executor does, for the tests."""
+"""This checkout's agents and commands, run the way Pacemaker's executor and a user do.
+
+Everything here runs the code of the checkout the tests live in (tests/conftest.py checks that
+at the start of the session and writes AGENT_DIR's entry scripts for it):
+- REPO: the checkout; PYTHON: the interpreter running the tests (its venv has REPO installed
+  editable, dev/bootstrap.sh);
+- AGENT_DIR: the agents' entry scripts, Pacemaker's provider directory unless the environment
+  names another one in OCFPY_AGENT_DIR (a test that runs another copy of the tree does);
+- OCFGEN: the argv prefix that runs ocfgen, e.g. [*OCFGEN, "check", path].
+"""
 
 import os
 import subprocess
+import sys
 
-AGENT_DIR = "/usr/lib/ocf/resource.d/ocfpy"
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PYTHON = sys.executable
+AGENT_DIR = os.environ.get("OCFPY_AGENT_DIR", "/usr/lib/ocf/resource.d/ocfpy")
+OCFGEN = [os.path.join(os.path.dirname(PYTHON), "ocfgen")]
 EXIT_REASON = "ocf-exit-reason:"
 
 
@@ -24,7 +37,7 @@ class Outcome:
 
 
 def pacemaker_environment(instance, params, *, interval_ms=0, timeout_ms=20000, extra=None):
-    """The environment Pacemaker's executor gives an agent (../shared/OCF-NOTES.md)."""
+    """The environment Pacemaker's executor gives an agent (docs/ocf-notes.md)."""
     env = {
         "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
         "OCF_ROOT": "/usr/lib/ocf",

@@ -1,4 +1,4 @@
-"""Every agent in the catalogue speaks the three meta-data dialects it meets (OCF-NOTES.md):
+"""Every agent in the catalogue speaks the three meta-data dialects it meets (docs/ocf-notes.md):
 OCF 1.1 (the OCF-spec RELAX NG schema and pcs's), and 1.0 with the DOCTYPE that ocf-tester's
 xmllint validates against resource-agents' DTD when the caller announces no version."""
 
@@ -10,8 +10,7 @@ from ocfrun import AGENT_DIR
 
 from ocfpy import catalogue
 
-SPEC_RNG = os.environ.get("OCF_RA_RNG", os.path.abspath(os.path.join(
-    os.path.dirname(__file__), "..", "..", "shared", "schemas", "ra-api-1.1.rng")))
+SPEC_RNG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "ra-api-1.1.rng")
 PCS_RNG = "/usr/share/pcs/data/ocf-1.1.rng"
 
 

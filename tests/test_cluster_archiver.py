@@ -5,6 +5,7 @@ The mgmt BPL answers inside the node; a killed JVM is noticed and Pacemaker rest
 import os
 
 import pytest
+from ocfrun import PYTHON
 from test_epics_archiver import Appliance
 
 GET = ("import sys, urllib.request; "
@@ -23,7 +24,7 @@ def test_pacemaker_runs_an_archiver_and_restarts_a_killed_jvm(cluster1, tmp_path
             id=rid, agent="ocf:ocfpy:archiver", params=appliance.params, monitor="2s",
             ops=[{"name": "start", "timeout": "60s"}], timeout=90)
         assert where == ["node1"]
-        answer = cluster1.run("node1", ["/opt/ocfpy/bin/python3", "-c", GET, info]).stdout
+        answer = cluster1.run("node1", [PYTHON, "-c", GET, info]).stdout
         assert appliance.identity in answer
         jvm = cluster1.pidfile_pid("node1", pid_path)
         cluster1.signal("node1", jvm, "KILL")

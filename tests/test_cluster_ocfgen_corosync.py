@@ -4,20 +4,19 @@ import os
 import re
 import stat
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 
 import pytest
+from ocfrun import OCFGEN
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
-OCFGEN = os.path.join(os.path.dirname(sys.executable), "ocfgen")
 DESCRIPTIONS = sorted(name for name in os.listdir(EXAMPLES)
                       if name.endswith(".toml") and "[nodes." in open(os.path.join(EXAMPLES, name)).read())
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="corosync -t in a namespace needs root")
 
 
 def ocfgen(*args):
-    return subprocess.run([OCFGEN, *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([*OCFGEN, *args], capture_output=True, text=True, timeout=120)
 
 
 def nodelist(conf_text):

@@ -13,6 +13,7 @@ import pytest
 
 from ocfpy.testbed import Cluster
 from ocfpy.testbed import cluster as testbed
+from ocfrun import PYTHON
 
 STANDIN_DUCC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ducc_standin", "admin",
                             "ducc.py")
@@ -51,7 +52,7 @@ def promoted(cluster, on=None):
 
 
 def head_mode(cluster, node):
-    return cluster.run(node, ["/opt/ocfpy/bin/ocfpy-ducc-head-mode", "--vip", VIP]).stdout.strip()
+    return cluster.run(node, [os.path.join(os.path.dirname(PYTHON), "ocfpy-ducc-head-mode"), "--vip", VIP]).stdout.strip()
 
 
 def score(cluster, node, on):
@@ -110,6 +111,6 @@ def test_promotable_clone_promotes_exactly_one_and_repromotes_when_master_node_g
                      f"lambda argv: '-DDUCC_HOME={home}' in argv)]")
             for node in cluster3.nodes:
                 try:
-                    cluster3.run(node, ["/opt/ocfpy/bin/python3", "-c", sweep], check=False)
+                    cluster3.run(node, [PYTHON, "-c", sweep], check=False)
                 except testbed.TestbedError:
                     pass  # that node is down: its processes went with it

@@ -16,12 +16,11 @@ import subprocess
 import time
 
 import pytest
-from ocfrun import AGENT_DIR, run_agent
+from ocfrun import AGENT_DIR, PYTHON, run_agent
 
 from ocfpy import pidfile
 
 STANDIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers", "archiver_standin.py")
-PYTHON = "/opt/ocfpy/bin/python3"
 AGENT = "archiver"
 WEBAPPS = ("mgmt", "engine", "etl", "retrieval")
 _SLOTS = itertools.count((os.getpid() % 40) * 4)

@@ -18,13 +18,12 @@ import tempfile
 import time
 
 import pytest
-from ocfrun import AGENT_DIR, run_agent
+from ocfrun import AGENT_DIR, PYTHON, run_agent
 
 from ocfpy import pidfile
 from ocfpy.identity import Identity
 
 IOC_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers", "epics_softioc.py")
-PYTHON = "/opt/ocfpy/bin/python3"
 AGENT = "epics-ioc"
 # Each test gets its own console and CA ports; the pid spreads reruns over the range.
 _SLOTS = itertools.count((os.getpid() % 5) * 20)

@@ -12,8 +12,8 @@ import subprocess
 import xml.etree.ElementTree as ET
 
 import pytest
+from ocfrun import OCFGEN
 
-OCFGEN = "/opt/ocfpy/bin/ocfgen"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The cluster descriptions (examples/ also holds other tools' files, such as *-hosts.toml).
 EXAMPLES = [os.path.join(ROOT, "examples", f"{name}.toml")
@@ -22,7 +22,7 @@ OFFLINE_NOISE = ("due to lack of quorum", "is unclean but cannot be fenced")
 
 
 def ocfgen(*args, cwd=None, env=None, check=True):
-    done = subprocess.run([OCFGEN, *args], capture_output=True, text=True, cwd=cwd, env=env,
+    done = subprocess.run([*OCFGEN, *args], capture_output=True, text=True, cwd=cwd, env=env,
                           timeout=120)
     if check:
         assert done.returncode == 0, (args, done.stdout, done.stderr)

@@ -13,13 +13,13 @@ import subprocess
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from ocfrun import OCFGEN
 
 try:
     import tomllib
 except ImportError:  # Python < 3.11
     import tomli as tomllib
 
-OCFGEN = "/opt/ocfpy/bin/ocfgen"
 
 BASE = """\
 [cluster]
@@ -188,7 +188,7 @@ CASES += [
 
 
 def run_ocfgen(args, cwd):
-    return subprocess.run([OCFGEN, *args], capture_output=True, text=True, cwd=cwd, timeout=60)
+    return subprocess.run([*OCFGEN, *args], capture_output=True, text=True, cwd=cwd, timeout=60)
 
 
 def check_refused(done, output, source, line, path, reason):

@@ -4,8 +4,8 @@ tools) and against the real single-node test cluster, where the pushed resources
 import subprocess
 
 import pytest
+from ocfrun import OCFGEN
 
-OCFGEN = "/opt/ocfpy/bin/ocfgen"
 
 SMALL = """\
 [cluster]
@@ -72,21 +72,21 @@ def cibadmin(*args):
 
 def test_diff_then_push_then_nothing_left_to_push(tmp_path, offline_cib):
     description = describe(tmp_path / "small.toml")
-    done = subprocess.run([OCFGEN, "diff", description], capture_output=True, text=True)
+    done = subprocess.run([*OCFGEN, "diff", description], capture_output=True, text=True)
     assert done.returncode == 1, done.stderr
     assert done.stdout.startswith("--- live configuration\n+++ generated configuration\n")
     assert '+    <primitive id="ocfgen-c" class="ocf" provider="ocfpy" type="daemon">' in done.stdout
     epoch = int(cibadmin("--query", "--xpath", "/cib", "--no-children").split('epoch="')[1]
                 .split('"')[0])
-    done = subprocess.run([OCFGEN, "push", "-y", description], capture_output=True, text=True)
+    done = subprocess.run([*OCFGEN, "push", "-y", description], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "pushed" in done.stdout
     live = cibadmin("--query")
     assert 'id="ocfgen-g"' in live and 'rsc="ocfgen-c" with-rsc="ocfgen-g"' in live
     assert f'epoch="{epoch + 1}"' in live  # one replace: one configuration change
-    done = subprocess.run([OCFGEN, "diff", description], capture_output=True, text=True)
+    done = subprocess.run([*OCFGEN, "diff", description], capture_output=True, text=True)
     assert (done.returncode, done.stdout) == (0, "")
-    done = subprocess.run([OCFGEN, "push", "-y", description], capture_output=True, text=True)
+    done = subprocess.run([*OCFGEN, "push", "-y", description], capture_output=True, text=True)
     assert done.returncode == 0 and "nothing to push" in done.stdout
 
 
@@ -112,7 +112,7 @@ def test_push_keeps_the_options_pacemaker_maintains(tmp_path, offline_cib):
              'id="cib-bootstrap-options-dc-version" name="dc-version" value="2.1.5-x"/>'
              '</cluster_property_set>')
     description = describe(tmp_path / "small.toml")
-    assert subprocess.run([OCFGEN, "push", "-y", description]).returncode == 0
+    assert subprocess.run([*OCFGEN, "push", "-y", description]).returncode == 0
     assert 'name="dc-version" value="2.1.5-x"' in cibadmin("--query")
 
 
@@ -127,9 +127,9 @@ def test_pushed_configuration_starts_on_the_real_cluster(tmp_path, cluster1):
                                             "configuration"]).stdout)
     description = describe(tmp_path / "small.toml", name=cluster1.name, options=CLUSTER_OPTIONS)
     try:
-        done = cluster1.run("node1", [OCFGEN, "diff", description], check=False, timeout=60)
+        done = cluster1.run("node1", [*OCFGEN, "diff", description], check=False, timeout=60)
         assert done.returncode == 1 and '+    <group id="ocfgen-g">' in done.stdout, done.stderr
-        done = cluster1.run("node1", [OCFGEN, "push", "-y", description], timeout=60)
+        done = cluster1.run("node1", [*OCFGEN, "push", "-y", description], timeout=60)
         assert "pushed" in done.stdout
         for rid in ("ocfgen-a", "ocfgen-b", "ocfgen-c"):
             cluster1.wait_until(lambda rid=rid: cluster1.where(rid) == ["node1"], 60,
@@ -138,7 +138,7 @@ def test_pushed_configuration_starts_on_the_real_cluster(tmp_path, cluster1):
                 for rid in ("ocfgen-a", "ocfgen-b", "ocfgen-c")]
         for pid in pids:
             cluster1.run("node1", ["kill", "-0", str(pid)])
-        done = cluster1.run("node1", [OCFGEN, "diff", description], check=False, timeout=60)
+        done = cluster1.run("node1", [*OCFGEN, "diff", description], check=False, timeout=60)
         assert (done.returncode, done.stdout) == (0, ""), done.stdout
     finally:
         cluster1.run("node1", ["cibadmin", "--replace", "--scope", "configuration",

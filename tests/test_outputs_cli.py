@@ -9,10 +9,10 @@ import os
 import subprocess
 
 import pytest
+from ocfrun import OCFGEN
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = os.path.join(REPO, "examples")
-OCFGEN = "/opt/ocfpy/bin/ocfgen"
 PREFIX = f"ocfk{os.getpid()}"
 
 CLUSTER = """
@@ -35,7 +35,7 @@ params = { command = "/bin/sleep 600" }
 
 
 def ocfgen(*args):
-    done = subprocess.run([OCFGEN, *map(str, args)], capture_output=True, text=True, timeout=120)
+    done = subprocess.run([*OCFGEN, *map(str, args)], capture_output=True, text=True, timeout=120)
     return done.returncode, done.stdout, done.stderr.strip()
 
 
@@ -219,7 +219,7 @@ def test_output_directories_ignore_a_permissive_umask(described, tmp_path):
     os.write(fd, b"Zq4%mT8&\n")
     os.close(fd)
     cluster, hosts = described(PAIR + f'secret_file = "{secret_file}"\n')
-    done = subprocess.run([OCFGEN, "keepalived", str(cluster), "--outputs", str(hosts), "-o",
+    done = subprocess.run([*OCFGEN, "keepalived", str(cluster), "--outputs", str(hosts), "-o",
                            str(tmp_path / "out" / "deep")], capture_output=True, text=True,
                           timeout=60, preexec_fn=lambda: os.umask(0))
     assert done.returncode == 0, done.stderr
