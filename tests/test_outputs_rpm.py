@@ -31,87 +31,117 @@ def version():
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    """One snapshot of the source, built twice into two output directories."""
+    """One snapshot of the source, built twice into two output directories: per build the
+    node package and the ocfgen package."""
     base = tmp_path_factory.mktemp("rpm")
     source = base / "source"
     source.mkdir()
     for name in TREE:
         path = os.path.join(REPO, name)
         if os.path.isdir(path):
-            shutil.copytree(path, source / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc",
-                                                                                "dist"))
+            shutil.copytree(path, source / name, symlinks=True,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "dist"))
         else:
             shutil.copy(path, source / name)
     env = dict(os.environ, SOURCE_DATE_EPOCH="1700000000")
-    rpms = []
+    builds = []
     for n in (1, 2):
         done = subprocess.run([str(source / "rpm" / "build.sh"), str(base / f"out{n}")], env=env,
-                              capture_output=True, text=True, timeout=120)
+                              capture_output=True, text=True, timeout=180)
         assert done.returncode == 0, done.stderr
-        rpms.append(done.stdout.strip().splitlines()[-1])
-    return base, rpms
+        builds.append(done.stdout.strip().splitlines()[-2:])
+    return base, builds
 
 
 def rpm_query(*args):
     return subprocess.run(["rpm", *args], capture_output=True, text=True, check=True).stdout
 
 
-def test_rpm_lists_the_expected_files(built):
-    _, (rpm, _) = built
-    assert os.path.basename(rpm) == f"ocfpy-{version()}-1.noarch.rpm"
-    files = set(rpm_query("-qlp", rpm).split())
-    site = next(f for f in files if f.endswith("/ocfpy/agent.py")).rsplit("/ocfpy/", 1)[0]
+def test_two_packages_with_the_expected_files(built):
+    _, ((node, ocfgen), _) = built
+    assert os.path.basename(node) == f"ocfpy-{version()}-1.noarch.rpm"
+    assert os.path.basename(ocfgen) == f"ocfpy-ocfgen-{version()}-1.noarch.rpm"
+    node_files = set(rpm_query("-qlp", node).split())
+    ocfgen_files = set(rpm_query("-qlp", ocfgen).split())
+    site = next(f for f in node_files if f.endswith("/ocfpy/agent.py")).rsplit("/ocfpy/", 1)[0]
     from ocfpy import catalogue
 
-    expected = {
-        "/usr/bin/ocfgen", "/usr/bin/ocfpy-agents",
+    assert {
+        "/usr/bin/ocfpy-agents", "/usr/bin/ocfpy-ducc-head-mode",
         "/usr/lib/systemd/system/epics-ioc@.service",
         "/usr/lib/systemd/system-preset/80-ocfpy.preset",
         "/usr/lib/sysusers.d/ocfpy.conf",
         "/usr/share/ocfpy/systemd/ocfpy-pacemaker.conf",
         f"{site}/ocfpy/__init__.py", f"{site}/ocfpy/agents/daemon.py",
-        f"{site}/ocfpy/generators/cli.py", f"{site}/ocfpy/generators/templates/service.unit.j2",
+    } | {f"/usr/lib/ocf/resource.d/ocfpy/{name}" for name in catalogue.names()} | {
+        f"/usr/share/man/man7/ocf_ocfpy_{name}.7.gz" for name in catalogue.names()
+    } <= node_files
+    assert {
+        "/usr/bin/ocfgen", f"{site}/ocfpy/generators/cli.py",
+        f"{site}/ocfpy/generators/templates/service.unit.j2",
         f"{site}/ocfpy/generators/templates/keepalived.conf.j2",
-    } | {f"/usr/lib/ocf/resource.d/ocfpy/{name}" for name in catalogue.names()}
-    assert expected <= files, sorted(expected - files)
-    assert not [f for f in files if f.endswith(".pyc") or "direct_url" in f]
-    requires = rpm_query("-qp", "--requires", rpm).splitlines()
-    assert "pacemaker" in requires and "resource-agents" in requires
-    assert "python3dist(click) >= 8.0" in requires
-    assert rpm_query("-qp", "--qf", "%{VERSION} %{ARCH}", rpm) == f"{version()} noarch"
+        "/usr/share/man/man8/ocfgen.8.gz", "/usr/share/bash-completion/completions/ocfgen",
+    } <= ocfgen_files
+    # Nodes get no generator and neither package the namespace test harness.
+    assert not [f for f in node_files if "/generators" in f or f.endswith("/ocfgen")]
+    assert not [f for f in node_files | ocfgen_files if "/testbed" in f]
+    assert not [f for f in node_files | ocfgen_files if f.endswith(".pyc") or "direct_url" in f]
+    node_requires = rpm_query("-qp", "--requires", node).splitlines()
+    assert "pacemaker" in node_requires and "resource-agents" in node_requires
+    assert not [r for r in node_requires if re.search(r"click|lxml|jinja2", r)]
+    ocfgen_requires = rpm_query("-qp", "--requires", ocfgen).splitlines()
+    assert "python3dist(click) >= 8.0" in ocfgen_requires
+    assert f"ocfpy = {version()}-1" in ocfgen_requires
+    assert rpm_query("-qp", "--qf", "%{VERSION} %{ARCH}", node) == f"{version()} noarch"
 
 
 def test_same_source_gives_the_same_files(built):
     _, (first, second) = built
-    assert rpm_query("-qlp", first) == rpm_query("-qlp", second)
-    # Stronger: every file's size, time, digest, mode and owner match too.
-    assert rpm_query("-qp", "--dump", first) == rpm_query("-qp", "--dump", second)
-    # Strongest: with SOURCE_DATE_EPOCH pinned the two packages are byte for byte the same.
-    with open(first, "rb") as a, open(second, "rb") as b:
-        assert a.read() == b.read()
+    for a_path, b_path in zip(first, second):
+        assert rpm_query("-qlp", a_path) == rpm_query("-qlp", b_path)
+        # Stronger: every file's size, time, digest, mode and owner match too.
+        assert rpm_query("-qp", "--dump", a_path) == rpm_query("-qp", "--dump", b_path)
+        # Strongest: with SOURCE_DATE_EPOCH pinned the packages are byte for byte the same.
+        with open(a_path, "rb") as a, open(b_path, "rb") as b:
+            assert a.read() == b.read()
 
 
-def test_installs_into_a_scratch_root_and_agents_run_from_it(built, tmp_path):
-    _, (rpm, _) = built
-    root = tmp_path / "root"
-    root.mkdir()
-    done = subprocess.run(["rpm", "-i", "--root", str(root), "--nodeps", "--noscripts",
-                           "--dbpath", "/var/lib/rpm", rpm], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert rpm_query("-q", "--root", str(root), "--dbpath", "/var/lib/rpm", "ocfpy").startswith(
-        f"ocfpy-{version()}")
-    installed = root / "usr/lib/ocf/resource.d/ocfpy/daemon"
-    assert os.access(installed, os.X_OK)
-    text = installed.read_text()
-    assert text.startswith("#!/usr/bin/python3 -IS\n")
+@pytest.fixture(scope="module")
+def installed(built, tmp_path_factory):
+    """Both packages installed into one scratch root, node package first."""
+    _, ((node, ocfgen), _) = built
+    root = tmp_path_factory.mktemp("rpmroot")
+    for rpm in (node, ocfgen):
+        done = subprocess.run(["rpm", "-i", "--root", str(root), "--nodeps", "--noscripts",
+                               "--dbpath", "/var/lib/rpm", rpm], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+    for name in ("ocfpy", "ocfpy-ocfgen"):
+        assert rpm_query("-q", "--root", str(root), "--dbpath", "/var/lib/rpm", name).startswith(
+            f"{name}-{version()}")
+    return root
+
+
+def scratch_site(root):
+    text = (root / "usr/lib/ocf/resource.d/ocfpy/daemon").read_text()
     site = re.search(r"^sys\.path\[:0\] = \['([^']+)'\]$", text, re.M).group(1)
     assert (root / site.lstrip("/") / "ocfpy" / "agent.py").is_file()
-    scratch_site = str(root / site.lstrip("/"))
+    return site, str(root / site.lstrip("/"))
+
+
+ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "OCF_ROOT": "/usr/lib/ocf",
+       "OCF_RA_VERSION_MAJOR": "1", "OCF_RA_VERSION_MINOR": "1"}
+
+
+def test_agents_run_from_the_scratch_root(installed, tmp_path):
+    root = installed
+    script = root / "usr/lib/ocf/resource.d/ocfpy/daemon"
+    assert os.access(script, os.X_OK)
+    text = script.read_text()
+    assert text.startswith("#!/usr/bin/python3 -IS\n")
+    site, inside = scratch_site(root)
     runnable = tmp_path / "daemon"
-    runnable.write_text(text.replace(repr(site), repr(scratch_site)))
-    env = {"PATH": "/usr/bin:/bin", "OCF_ROOT": "/usr/lib/ocf", "OCF_RA_VERSION_MAJOR": "1",
-           "OCF_RA_VERSION_MINOR": "1"}
-    done = subprocess.run(["/usr/bin/python3", "-IS", str(runnable), "meta-data"], env=env,
+    runnable.write_text(text.replace(repr(site), repr(inside)))
+    done = subprocess.run(["/usr/bin/python3", "-IS", str(runnable), "meta-data"], env=ENV,
                           capture_output=True, timeout=30)
     assert done.returncode == 0, done.stderr
     document = etree.fromstring(done.stdout)
@@ -120,9 +150,41 @@ def test_installs_into_a_scratch_root_and_agents_run_from_it(built, tmp_path):
     assert schema.validate(document), schema.error_log
     where = subprocess.run(
         ["/usr/bin/python3", "-IS", "-c",
-         f"import sys; sys.path.insert(0, {scratch_site!r}); import ocfpy.agents.daemon as m; "
-         "print(m.__file__)"], env=env, capture_output=True, text=True, check=True)
-    assert where.stdout.strip().startswith(scratch_site)
+         f"import sys; sys.path.insert(0, {inside!r}); import ocfpy.agents.daemon as m; "
+         "print(m.__file__)"], env=ENV, capture_output=True, text=True, check=True)
+    assert where.stdout.strip().startswith(inside)
+
+
+def test_ocfgen_runs_from_the_scratch_root(installed):
+    """ocfgen under the system interpreter, with the dependencies the package requires
+    (Debian's python3-click, -lxml, -jinja2) and every ocfpy module from the payload."""
+    _, inside = scratch_site(installed)
+    run = ["/usr/bin/python3", "-I", "-c",
+           f"import sys; sys.path.insert(0, {inside!r}); import ocfpy.generators.cli as c; "
+           "assert c.__file__.startswith(sys.path[0]), c.__file__; sys.argv[0] = 'ocfgen'; c.main()"]
+    done = subprocess.run([*run, "check", os.path.join(REPO, "examples", "acs-alma.toml")],
+                          env=ENV, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    completion = subprocess.run(run, env=dict(ENV, _OCFGEN_COMPLETE="bash_complete",
+                                              COMP_WORDS="ocfgen bu", COMP_CWORD="1"),
+                                capture_output=True, text=True, timeout=60)
+    assert completion.stdout.split() == ["plain,build"], completion
+    script = (installed / "usr/share/bash-completion/completions/ocfgen").read_text()
+    assert "complete -o nosort -F _ocfgen_completion ocfgen" in script
+
+
+@pytest.mark.parametrize("page, heading", [("ocf_ocfpy_epics-ioc", "OCF_OCFPY_EPICS-IOC(7)"),
+                                           ("ocfgen", "OCFGEN(8)")])
+def test_man_pages_read_from_the_scratch_root(installed, page, heading):
+    done = subprocess.run(["man", "-M", str(installed / "usr/share/man"), page],
+                          env=dict(ENV, MANWIDTH="100", MANPAGER="cat", PAGER="cat"),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[0] == heading
+    if page == "ocfgen":
+        assert "ocfgen build DESCRIPTION [OPTIONS]" in done.stdout
+    else:
+        assert "boot_dir" in done.stdout and "PARAMETERS" in done.stdout
 
 
 def test_version_comes_from_one_place():

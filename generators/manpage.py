@@ -1,0 +1,82 @@
+"""ocfgen(8) and ocfgen's shell completion, made from the command line's own declarations.
+
+Every command, argument and option comes from the click commands registered in cli.COMMANDS,
+so the page cannot drift from `ocfgen COMMAND --help`. The RPM build writes both
+(`python3 -m ocfpy.generators.manpage MANDIR COMPLETIONDIR`).
+"""
+
+import os
+
+import click
+
+from ocfpy import manpage
+
+from .cli import cli
+
+
+def _usage(context, command):
+    arguments = [p.human_readable_name for p in command.get_params(context)
+                 if isinstance(p, click.Argument)]
+    return " ".join([f"ocfgen {command.name}", *arguments, "[OPTIONS]"])
+
+
+def _options(context, command):
+    lines = []
+    for parameter in command.get_params(context):
+        if not isinstance(parameter, click.Option) or parameter.hidden:
+            continue
+        record = parameter.get_help_record(context)
+        if record:
+            lines += manpage.item(record[0], record[1])
+    return lines
+
+
+def page():
+    """The roff source of ocfgen(8)."""
+    lines = manpage.header("ocfgen", 8, "one cluster description to checked cluster configuration")
+    lines += manpage.section("SYNOPSIS") + [manpage.text("ocfgen COMMAND [ARGS] [OPTIONS]")]
+    lines += manpage.section("DESCRIPTION") + [manpage.text(cli.help)]
+    lines += manpage.section("COMMANDS")
+    root = click.Context(cli, info_name="ocfgen")
+    for name in cli.list_commands(root):
+        command = cli.get_command(root, name)
+        context = click.Context(command, info_name=name, parent=root)
+        lines += [".SS " + manpage.text(_usage(context, command))]
+        lines += [manpage.text(command.help or command.short_help or "")]
+        lines += _options(context, command)
+    lines += manpage.section("EXIT STATUS")
+    lines += [manpage.text("0 done; 2 a mistake in the input (each located as file:line: key: "
+                           "reason) or a refusal; each command's --help states its own codes.")]
+    lines += manpage.section("SEE ALSO")
+    lines += [manpage.text("ocf_ocfpy_daemon(7), ocf_ocfpy_epics-ioc(7), crm_verify(8), "
+                           "crm_simulate(8), cibadmin(8), corosync.conf(5)")]
+    return "\n".join(lines) + "\n"
+
+
+def bash_completion():
+    """The bash completion script of ocfgen, as click generates it for `_OCFGEN_COMPLETE`."""
+    from click.shell_completion import BashComplete
+
+    return BashComplete(cli, {}, "ocfgen", "_OCFGEN_COMPLETE").source()
+
+
+def main(argv=None):
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2:
+        print("usage: python3 -m ocfpy.generators.manpage MANDIR COMPLETIONDIR", file=sys.stderr)
+        return 2
+    mandir, completions = args
+    os.makedirs(mandir, exist_ok=True)
+    os.makedirs(completions, exist_ok=True)
+    print(manpage.write(mandir, "ocfgen.8", page()))
+    path = os.path.join(completions, "ocfgen")
+    with open(path, "w") as f:
+        f.write(bash_completion())
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
