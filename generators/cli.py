@@ -18,6 +18,8 @@ COMMANDS = {
     "simulate": "ocfpy.generators.cibcli:simulate",
     "diff": "ocfpy.generators.cibcli:diff",
     "push": "ocfpy.generators.cibcli:push",
+    "history": "ocfpy.generators.livecli:history",
+    "rollback": "ocfpy.generators.livecli:rollback",
     "graph": "ocfpy.generators.cibcli:graph",
     "drill": "ocfpy.generators.drill:cmd",
     "corosync": "ocfpy.generators.corosync_cli:corosync",
@@ -36,9 +38,16 @@ class LazyGroup(click.Group):
             return getattr(import_module(module), attribute)
         return super().get_command(ctx, name)
 
+    def format_commands(self, ctx, formatter):
+        """Each command with its whole first sentence (click cuts them at 45 characters)."""
+        rows = [(name, self.get_command(ctx, name).get_short_help_str(limit=1000))
+                for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
-@click.group(cls=LazyGroup)
-@click.version_option(__version__, prog_name="ocfgen")
+
+@click.group(cls=LazyGroup, context_settings={"max_content_width": 100})
+@click.version_option(__version__, "-V", "--version", prog_name="ocfgen")
 def cli():
     """Turn one cluster description into checked cluster configuration."""
 
