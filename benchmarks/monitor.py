@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Cost of one agent call, side by side in one run (DESIGN.md's performance targets).
+"""Cost of one agent call, side by side in one run (docs/design.md's performance targets).
 
 Runs each command N times, interleaved so that machine noise hits all alike, and prints the
 median wall time and CPU time per call and the ratios the targets are stated in:

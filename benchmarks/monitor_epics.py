@@ -4,7 +4,7 @@
 Starts a real soft IOC under procServ (tests/peers/epics_softioc.py; console 127.0.0.1:17950,
 Channel Access on 15950) and the archiver STAND-IN (tests/peers/archiver_standin.py on 17960),
 runs every command N times interleaved so machine noise hits all alike, and prints median wall
-time, mean CPU time per call, and the ratios of DESIGN.md's target (a process agent's monitor
+time, mean CPU time per call, and the ratios of docs/design.md's target (a process agent's monitor
 costs no more than `python3 -c pass`). epics-ioc at depth 0 is the hot path (it reads /proc
 only); depth 10 (a Channel Access read with caproto) and the archiver (an HTTP round trip) are
 shown for scale.

@@ -3,7 +3,7 @@
 The ACS paper reports sites turning firewalls off because nobody could say which ports ACS
 needs; ocfgen can, because it knows the services. Input: NodeFirewall, a list of Opening (what
 one service needs: protocol, ports, who may connect). The helpers below build the openings of
-each service kind from its documented ports (../shared/SERVICES.md, corosync's knet defaults).
+each service kind from its documented ports (docs/services.md, corosync's knet defaults).
 Output: the text of a `nft -f` file. Nothing here reads or writes files.
 
 The ruleset lives in its own table (`inet ocfpy`), replaced as a whole on every load (the

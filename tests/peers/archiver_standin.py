@@ -2,7 +2,7 @@
 
 The real appliance (four Java webapps) is not installable here (current releases need Tomcat 11,
 Debian 12 has Tomcat 10), so this small HTTP server answers the management endpoints the agent
-uses, as the appliance does (../shared/SERVICES.md): every webapp serves /<app>/bpl/ping and
+uses, as the appliance does (docs/services.md): every webapp serves /<app>/bpl/ping and
 /<app>/bpl/startupState, which walks ZEROTH_STATE, READY_TO_JOIN_APPLIANCE, POST_STARTUP_RUNNING,
 STARTUP_COMPLETE; other BPL calls answer HTTP 500 until start-up completes; mgmt serves
 getApplianceInfo?id=<identity> and getVersions. It reads what Tomcat would be given: the
