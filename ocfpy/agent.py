@@ -10,7 +10,11 @@ The contract an agent method keeps:
   service died and fails the start at once; OCF_ERR_GENERIC means "not ready yet".
 - stop makes the service go away; the base then checks with monitor that it really has.
 - validate checks what is local to this node (binaries, directories, users) and raises
-  OCFError(ERR_INSTALLED or ERR_PERM); the parameters' own checks run before it.
+  OCFError(ERR_INSTALLED or ERR_PERM); the parameters' own checks and the agent's `rules`
+  across parameters (pure functions that `ocfgen check` runs too) run before it.
+
+Every action but meta-data and validate-all runs under the resource's operation lock
+(ocfpy.oplock), so concurrent operations on one resource run one after the other.
 """
 
 import os
@@ -31,9 +35,8 @@ OPTIONAL_ACTIONS = {
     "migrate_to": "migrate_to",
     "migrate_from": "migrate_from",
 }
-# Actions whose parameters get the deeper syntax checks; the hot monitor and a stop do not.
-CHECKED_ACTIONS = frozenset(("start", "validate-all", "reload-agent", "migrate_to", "migrate_from",
-                             "promote"))
+# Actions that run without the operation lock: they change nothing.
+UNLOCKED_ACTIONS = frozenset(("validate-all",))
 RUNNING = frozenset((OCF.SUCCESS, OCF.RUNNING_PROMOTED, OCF.DEGRADED, OCF.DEGRADED_PROMOTED))
 
 
@@ -43,6 +46,9 @@ class Agent:
     shortdesc = ""
     longdesc = ""
     parameters = ()
+    # Rules across parameters: pure functions of the converted values that raise
+    # ocfpy.params.ParameterError; validate-all and `ocfgen check` both run them.
+    rules = ()
     # Default timeouts (seconds) advertised in the meta-data for each action.
     timeouts = {
         "start": 20, "stop": 20, "monitor": 20, "promote": 20, "demote": 20, "notify": 20,
@@ -154,8 +160,10 @@ class Agent:
         environ = os.environ if environ is None else environ
         code, reason = cls.run(argv, environ)
         if reason:
+            from .reasons import fit  # Pacemaker keeps 128 characters: the cause must be in them
+
             prefix = environ.get("OCF_EXIT_REASON_PREFIX") or "ocf-exit-reason:"
-            sys.stderr.write(f"{prefix}{reason}\n")
+            sys.stderr.write(f"{prefix}{fit(reason)}\n")
         sys.stderr.flush()
         return code
 
@@ -197,10 +205,22 @@ class Agent:
             return OCF.ERR_GENERIC, f"internal error during {action}: {type(exc).__name__}: {exc}"
 
     def dispatch(self):
-        action = self.request.action
+        for variable, why in self.request.ignored:
+            self.log.warning(f"ignoring {variable}: {why}")
         problems = self.configuration_errors()
         if problems:
             return self._misconfigured(problems[0])
+        if self.request.action in UNLOCKED_ACTIONS:
+            return self._dispatch_action()
+        from .oplock import OperationLock
+        from .service import run_path
+
+        with OperationLock(run_path(self.name, self.request.instance, ".lock")) as lock:
+            lock.acquire(self.deadline, self.request.action)
+            return self._dispatch_action()
+
+    def _dispatch_action(self):
+        action = self.request.action
         if action == "start":
             return self._start()
         if action == "stop":
@@ -214,14 +234,31 @@ class Agent:
 
     def configuration_errors(self):
         errors = list(self.request.errors)
-        if self.request.action in CHECKED_ACTIONS:
+        if self.request.action == "validate-all":
             errors += self.request.unknown
-            for declaration in self.parameters:
-                try:
-                    declaration.run_check(getattr(self.params, declaration.name))
-                except ValueError as exc:
-                    errors.append(exc)
+        else:
+            self._warn_unknown()
+        # Stop and a probe read the parameters too, so they get the same checks (and the common
+        # policy below); only the recurring monitor of a started resource, whose configuration
+        # start checked, skips them.
+        if not errors and (self.request.action != "monitor" or self.request.is_probe):
+            from .params import problems
+
+            errors += problems(self.parameters, self.rules, self.params)
         return errors
+
+    def _warn_unknown(self):
+        """Unknown parameters fail only validate-all (ocfgen check and operators see them there).
+
+        During a rolling upgrade the CIB gains a parameter that newer agents declare while older
+        ones still run on other nodes. If an older agent refused it, start and promote would fail
+        with OCF_ERR_CONFIGURED, which Pacemaker takes as fatal on every node: one new parameter
+        would stop the resource cluster-wide. So every other action warns and goes on, as
+        resource-agents do.
+        """
+        for problem in self.request.unknown:
+            self.log.warning(f"{self.request.action}: {problem}; ignored (a parameter of a newer "
+                             "agent version during a rolling upgrade?)")
 
     def _misconfigured(self, problem):
         """The common policy: nothing can run with a bad configuration, so stop and probe say so."""
@@ -257,21 +294,42 @@ class Agent:
         if state in RUNNING:
             self.log.info("start: already running")
             return OCF.SUCCESS
-        self.start()
+        try:
+            self.start()
+            self._wait_started()
+        except Exception as failure:
+            self._clean_up_failed_start(failure)
+            raise
+        self.log.info("started")
+        return OCF.SUCCESS
+
+    def _wait_started(self):
+        """Poll monitor until it reports the service running, leaving time for a clean-up."""
+        until = self.deadline - min(5.0, 0.2 * max(0.0, self.deadline - self.began))
         last_reason = "monitor to report it running"
         while True:
             state, reason = self._state()
             if state in RUNNING:
-                self.log.info("started")
-                return OCF.SUCCESS
+                return
             if state == OCF.NOT_RUNNING:
                 raise OCFError(OCF.ERR_GENERIC, f"not running after start{self.start_failure_hint()}")
             if state != OCF.ERR_GENERIC:
                 raise OCFError(state, reason)
             last_reason = reason or last_reason
-            if time.monotonic() >= self.deadline:
+            if time.monotonic() >= until:
                 raise OCFError(OCF.ERR_GENERIC, f"start timed out: {last_reason}")
-            time.sleep(min(0.25, max(0.0, self.remaining())))
+            time.sleep(min(0.25, max(0.0, until - time.monotonic())))
+
+    def _clean_up_failed_start(self, failure):
+        """A failed start leaves nothing behind. The clean-up belongs here, in the start path:
+        monitors only observe (a monitor that stopped the service would act on a guess)."""
+        why = failure.reason if isinstance(failure, OCFError) else type(failure).__name__
+        self.log.warning(f"start failed ({why}): stopping whatever it started")
+        try:
+            self.stop()
+        except Exception as exc:  # the start's own failure is what Pacemaker must see
+            detail = exc.reason if isinstance(exc, OCFError) else f"{type(exc).__name__}: {exc}"
+            self.log.error(f"cleaning up after the failed start: {detail}")
 
     def start_failure_hint(self):
         """Extra words for a failed start, such as where the service logged; '' by default."""

@@ -82,6 +82,11 @@ def _unescape_key(text, url):
     return bytes(out)
 
 
+def _decimal(text):
+    """ASCII digits only: str.isdigit() also accepts '²', which int() refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def _parse_address(text, url):
     if text.startswith("iiop:"):
         text = text[len("iiop:"):]
@@ -94,7 +99,7 @@ def _parse_address(text, url):
     if "@" in text:
         spelled, text = text.split("@", 1)
         major, dot, minor = spelled.partition(".")
-        if not dot or not major.isdigit() or not minor.isdigit():
+        if not dot or not _decimal(major) or not _decimal(minor):
             raise CorbalocError(f"version {spelled!r} in {url!r} is not of the form 1.x")
         version = (int(major), int(minor))
         if version[0] != 1 or version[1] > 3:
@@ -114,7 +119,7 @@ def _parse_address(text, url):
         raise CorbalocError(f"host {host!r} in {url!r} is not a host name or address")
     if port_text == "":
         port = DEFAULT_PORT
-    elif port_text.isdigit() and 0 < int(port_text) < 65536:
+    elif _decimal(port_text) and 0 < int(port_text) < 65536:
         port = int(port_text)
     else:
         raise CorbalocError(f"port {port_text!r} in {url!r} is not a number from 1 to 65535")
@@ -250,6 +255,26 @@ def _request_message(key, operation, args, request_id, little=True):
     return _header((1, 0), little, _MSG_REQUEST, len(body.data)) + bytes(body.data)
 
 
+MAX_MESSAGE = 1 << 20
+
+
+def parse_header(header):
+    """(major, minor, little endian, message type, body size) of a 12-byte GIOP header;
+    ValueError saying what is wrong with it."""
+    import struct
+
+    header = bytes(header)
+    if len(header) != 12:
+        raise ValueError(f"sent a {len(header)}-byte GIOP header")
+    if header[:4] != b"GIOP":
+        raise ValueError(f"answered {header[:4]!r}, not GIOP")
+    little = bool(header[6] & 1)
+    size = struct.unpack("<I" if little else ">I", header[8:12])[0]
+    if size > MAX_MESSAGE:
+        raise ValueError(f"sent an implausible {size}-byte GIOP message")
+    return header[4], header[5], little, header[7], size
+
+
 class _Exchange:
     """One connection, one deadline: connect, send, read exactly one GIOP message."""
 
@@ -269,7 +294,6 @@ class _Exchange:
         # _socket, not socket: the socket module pulls in enum and selectors, which would
         # double the cost of a monitor that only needs one blocking TCP exchange.
         import _socket
-        import struct
 
         where = f"{self.host}:{self.port}"
         if self.left() <= 0:
@@ -291,17 +315,12 @@ class _Exchange:
             sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
             sock.settimeout(max(0.001, self.left()))
             sock.sendall(message)
-            header = self._read(sock, 12)
-            if header[:4] != b"GIOP":
-                return Result(ERROR, f"{where} answered {bytes(header[:4])!r}, not GIOP",
-                              self.elapsed())
-            little = bool(header[6] & 1)
-            size = struct.unpack("<I" if little else ">I", header[8:12])[0]
-            if size > 1 << 20:
-                return Result(ERROR, f"{where} sent an implausible {size}-byte GIOP message",
-                              self.elapsed())
-            body = self._read(sock, size)
-            return (header[4], header[5], little, header[7]), body
+            try:
+                fields = parse_header(self._read(sock, 12))
+            except ValueError as exc:
+                return Result(ERROR, f"{where} {exc}", self.elapsed())
+            body = self._read(sock, fields[-1])
+            return fields[:-1], body
         except _socket.timeout:
             return Result(TIMEOUT, f"{where} accepted the connection but sent no GIOP reply within "
                                    f"{self.deadline - self.began:.1f}s (hung ORB?)", self.elapsed())
@@ -370,20 +389,25 @@ def locate(host, port, key, timeout=2.0, version=(1, 0)):
     outcome = exchange.run(locate_request_message(key, request_id=1, version=version))
     if isinstance(outcome, Result):
         return outcome
-    (_, minor, little, msg_type), body = outcome
-    where = format_corbaloc(host, port, key)
+    (_, _, little, msg_type), body = outcome
+    return parse_locate_reply(msg_type, little, body, format_corbaloc(host, port, key),
+                              exchange.elapsed())
+
+
+def parse_locate_reply(msg_type, little, body, where, elapsed=0.0):
+    """The Result a LocateReply (message type, byte order, body) means; never raises."""
     if msg_type != _MSG_LOCATE_REPLY:
-        return _unexpected(msg_type, where, exchange.elapsed())
+        return _unexpected(msg_type, where, elapsed)
     try:
         reader = _Reader(body, little, base=12)
         reader.ulong()  # request id
         code = reader.ulong()
     except ValueError:
-        return Result(ERROR, f"{where} sent a truncated LocateReply", exchange.elapsed())
+        return Result(ERROR, f"{where} sent a truncated LocateReply", elapsed)
     status = _LOCATE_STATUS.get(code, ERROR)
     words = {HERE: "object here", UNKNOWN: "unknown object", FORWARD: "object forwarded"}
     detail = words.get(status, f"locate status {code}")
-    return Result(status, f"{where}: {detail}", exchange.elapsed(), bytes(body[reader.pos:]))
+    return Result(status, f"{where}: {detail}", elapsed, bytes(body[reader.pos:]))
 
 
 def locate_url(url, timeout=2.0):
@@ -445,13 +469,18 @@ def encode_ior(type_id, host, port, key, little=True):
 
 
 def decode_ior(text):
-    """(type id, [Profile]) of a stringified `IOR:...`; ValueError when it is not one."""
+    """(type id, [Profile], at least one) of a stringified `IOR:...`; ValueError when it is
+    not one or no IIOP profile says where the object lives."""
     if not text.startswith("IOR:"):
         raise ValueError("does not start with 'IOR:'")
     data = bytes.fromhex(text[4:])
     if not data:
         raise ValueError("is empty")
-    return _read_ior(_Reader(data[1:], bool(data[0] & 1), base=1))
+    type_id, profiles = _read_ior(_Reader(data[1:], bool(data[0] & 1), base=1))
+    if not profiles:
+        raise ValueError("has no IIOP profile (a nil reference, or one only other transports "
+                         "reach)")
+    return type_id, profiles
 
 
 def resolve(host, port, key, name, timeout=2.0):
@@ -475,9 +504,16 @@ def resolve(host, port, key, name, timeout=2.0):
     if isinstance(outcome, Result):
         return outcome
     (_, _, little, msg_type), body = outcome
-    where = f"{format_corbaloc(host, port, key)} resolve {name!r}"
+    return parse_resolve_reply(msg_type, little, body,
+                               f"{format_corbaloc(host, port, key)} resolve {name!r}",
+                               exchange.elapsed())
+
+
+def parse_resolve_reply(msg_type, little, body, where, elapsed=0.0):
+    """The Result a Reply to resolve (message type, byte order, body) means: HERE with the
+    bound object's IOR (re-encoded, its first IIOP profile) as body; never raises."""
     if msg_type != _MSG_REPLY:
-        return _unexpected(msg_type, where, exchange.elapsed())
+        return _unexpected(msg_type, where, elapsed)
     try:
         reader = _Reader(body, little, base=12)
         for _ in range(reader.ulong()):  # service contexts
@@ -488,18 +524,23 @@ def resolve(host, port, key, name, timeout=2.0):
         if status == 0:
             type_id, profiles = _read_ior(reader)
             if not profiles:
-                return Result(ERROR, f"{where}: bound to a nil or non-IIOP reference",
-                              exchange.elapsed())
+                return Result(ERROR, f"{where}: bound to a nil or non-IIOP reference", elapsed)
             first = profiles[0]
             ior = encode_ior(type_id, first.host, first.port, first.key)
-            return Result(HERE, f"{where}: bound", exchange.elapsed(), ior.encode())
+            return Result(HERE, f"{where}: bound", elapsed, ior.encode())
         if status == 1:
-            repository_id = reader.string()
+            repository_id = _printable(reader.string())
             if repository_id.endswith("/NotFound:1.0"):
-                return Result(UNKNOWN, f"{where}: not bound", exchange.elapsed())
-            return Result(ERROR, f"{where}: {repository_id}", exchange.elapsed())
+                return Result(UNKNOWN, f"{where}: not bound", elapsed)
+            return Result(ERROR, f"{where}: {repository_id}", elapsed)
         if status == 2:
-            return Result(ERROR, f"{where}: system exception {reader.string()}", exchange.elapsed())
-        return Result(ERROR, f"{where}: reply status {status}", exchange.elapsed())
+            return Result(ERROR, f"{where}: system exception {_printable(reader.string())}",
+                          elapsed)
+        return Result(ERROR, f"{where}: reply status {status}", elapsed)
     except ValueError:
-        return Result(ERROR, f"{where}: truncated Reply", exchange.elapsed())
+        return Result(ERROR, f"{where}: truncated Reply", elapsed)
+
+
+def _printable(text, limit=200):
+    """A peer's string as it may appear in an exit reason: one line, bounded."""
+    return "".join(c if c.isprintable() else "?" for c in text[:limit])

@@ -26,6 +26,16 @@ sys.exit(agent.main())
 """
 
 
+ALERT_TEMPLATE = """#!{python} -IS
+{marker}: the ocfpy alert agent (ocfpy.alert), ocfpy {version}. Rewritten by `ocfpy-agents install`.
+import sys
+sys.path[:0] = {paths!r}
+from ocfpy import alert
+sys.exit(alert.main())
+"""
+LOG_DIR = "/var/log/ocfpy"
+
+
 class InstallError(Exception):
     pass
 
@@ -89,6 +99,34 @@ def install(root="/", python=None, site=None, directory=PROVIDER_DIR, names=None
     return written
 
 
+def install_alert(root="/", python=None, site=None, path=None, log_dir=LOG_DIR):
+    """Write the alert agent's entry script (ocfpy.alert) and make its log directory, which
+    Pacemaker's alert runner (user hacluster) must be able to write; the script's path."""
+    from .alert import ALERT_PATH
+
+    python = python or sys.executable
+    deps = None if site else dependency_site()
+    site = site or package_site()
+    target = os.path.join(root, (path or ALERT_PATH).lstrip("/"))
+    if not _is_ours(target):
+        raise InstallError(f"{target} exists and was not written by ocfpy; not replacing it")
+    os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
+    paths = [site] + ([deps] if deps and deps != site else [])
+    script = ALERT_TEMPLATE.format(python=python, marker=MARKER, version=__version__, paths=paths)
+    write_atomically(target, script.encode(), mode=0o755)
+    logs = os.path.join(root, log_dir.lstrip("/"))
+    os.makedirs(logs, mode=0o750, exist_ok=True)
+    if root == "/" and os.geteuid() == 0:
+        import grp
+        import pwd
+
+        try:
+            os.chown(logs, pwd.getpwnam("hacluster").pw_uid, grp.getgrnam("haclient").gr_gid)
+        except KeyError:  # no Pacemaker users on this host (an admin host): nothing runs alerts
+            pass
+    return target
+
+
 def uninstall(root="/", directory=PROVIDER_DIR):
     target = os.path.join(root, directory.lstrip("/"))
     removed = []
@@ -109,6 +147,8 @@ def main(argv=None):
     add.add_argument("--python", help="interpreter for the scripts (default: this one)")
     add.add_argument("--site", help="directory holding the ocfpy package (default: this one's)")
     add.add_argument("--dir", default=PROVIDER_DIR, help="provider directory")
+    add.add_argument("--alert", default=None, help="path of the alert agent's script "
+                                                   "(default /usr/libexec/ocfpy/ocfpy-alert)")
     remove = sub.add_parser("uninstall", help="remove the scripts ocfpy wrote")
     remove.add_argument("--root", default="/")
     remove.add_argument("--dir", default=PROVIDER_DIR)
@@ -118,6 +158,7 @@ def main(argv=None):
         if args.command == "install":
             for path in install(args.root, args.python, args.site, args.dir):
                 print(path)
+            print(install_alert(args.root, args.python, args.site, args.alert))
         elif args.command == "uninstall":
             for path in uninstall(args.root, args.dir):
                 print(f"removed {path}")

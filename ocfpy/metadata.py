@@ -35,6 +35,8 @@ def _parameter(declaration, ocf_1_1):
     if ocf_1_1 and p.reloadable:
         attrs.append(("reloadable", "1"))
     longdesc = p.longdesc
+    if p.kind == "integer":
+        longdesc = f"{longdesc} An integer {p.range_text()}."
     kind = p.kind
     if kind == "select" and not ocf_1_1:
         kind = "string"

@@ -2,8 +2,12 @@
 
 A declaration is used for the meta-data XML, for validating and converting the environment on
 every action, for validate-all, and by ocfgen to check cluster descriptions, so nothing lists an
-agent's parameters twice.
+agent's parameters twice. The rules that span several parameters are declared the same way: an
+agent's `rules` are pure functions of the converted values, which its validate-all and `ocfgen
+check` both run through `problems()`.
 """
+
+from .numbers import parse_int, range_text
 
 KINDS = ("string", "integer", "boolean", "select")
 
@@ -39,9 +43,11 @@ def _is_identifier(name):
 class Parameter:
     """One OCF parameter.
 
-    kind is string, integer, boolean or select (with choices). `check` is an optional deeper
-    syntax check, called with the converted value, that raises ValueError with a reason; it runs
-    when a configuration is validated (validate-all, start, ocfgen), not on every monitor.
+    kind is string, integer, boolean or select (with choices). An integer declares its range
+    (minimum and maximum, inclusive; ocfpy.numbers states the syntax), shown in the meta-data.
+    `check` is an optional deeper syntax check, called with the converted value, that raises
+    ValueError with a reason; it runs when a configuration is validated (validate-all, start,
+    stop, a probe, ocfgen), not on every recurring monitor.
     """
 
     __slots__ = (
@@ -59,6 +65,8 @@ class Parameter:
             raise ValueError(f"parameter {name!r}: kind must be one of {KINDS}, not {kind!r}")
         if kind == "select" and not choices:
             raise ValueError(f"parameter {name!r}: a select needs choices")
+        if kind == "integer" and (minimum is None or maximum is None):
+            raise ValueError(f"parameter {name!r}: an integer declares its minimum and maximum")
         if required and default is not None:
             raise ValueError(f"parameter {name!r}: a required parameter has no default")
         self.name = name
@@ -90,16 +98,11 @@ class Parameter:
             raise ParameterError(self.name, str(exc)) from None
 
     def _integer(self, raw):
-        text = raw.strip()
-        digits = text[1:] if text[:1] in "+-" else text
-        if not digits.isdigit() or not digits.isascii():
-            raise ValueError(f"is not an integer: {raw!r}")
-        value = int(text)
-        if self.minimum is not None and value < self.minimum:
-            raise ValueError(f"must be at least {self.minimum}, not {value}")
-        if self.maximum is not None and value > self.maximum:
-            raise ValueError(f"must be at most {self.maximum}, not {value}")
-        return value
+        return parse_int(raw, self.minimum, self.maximum)
+
+    def range_text(self):
+        """'from 0 to 99' for an integer, '' for the other kinds."""
+        return range_text(self.minimum, self.maximum) if self.kind == "integer" else ""
 
     def default_value(self):
         return None if self.default is None else self.convert(self.default)
@@ -112,6 +115,50 @@ class Parameter:
             self.check(value)
         except ValueError as exc:
             raise ParameterError(self.name, str(exc)) from None
+
+
+def convert_all(parameters, raw):
+    """({name: typed value}, [ParameterError]) of `raw` ({name: text}, as the environment or a
+    description gives them): a missing or empty value takes the default, and a value that does
+    not convert is reported and takes the default too."""
+    values, errors = {}, []
+    for declaration in parameters:
+        text = raw.get(declaration.name)
+        if text is None or text == "":
+            if declaration.required:
+                errors.append(ParameterError(declaration.name, "is required but not set"))
+            values[declaration.name] = declaration.default_value()
+            continue
+        try:
+            values[declaration.name] = declaration.convert(text)
+        except ParameterError as exc:
+            errors.append(exc)
+            values[declaration.name] = declaration.default_value()
+    return values, errors
+
+
+def problems(parameters, rules, values):
+    """[ParameterError] of converted `values` (a Values): each parameter's own check, then,
+    when those pass, the agent's rules across parameters.
+
+    A rule is a pure function of the Values that raises ParameterError naming the parameter
+    to change; it runs in the agent (validate-all, start, stop, a probe) and in `ocfgen check`
+    alike, so the two accept the same configurations.
+    """
+    found = []
+    for declaration in parameters:
+        try:
+            declaration.run_check(getattr(values, declaration.name))
+        except ParameterError as exc:
+            found.append(exc)
+    if found:
+        return found
+    for rule in rules:
+        try:
+            rule(values)
+        except ParameterError as exc:
+            found.append(exc)
+    return found
 
 
 class Values:
@@ -141,12 +188,20 @@ def octal_mode(value):
         raise ValueError(f"must be an octal mode such as 022, not {value!r}")
 
 
+def split_words(value):
+    """The words of `value` split like a shell would (shlex.split), never expanded; ValueError
+    with shlex's reason for an unclosed quote or a trailing backslash."""
+    if not value.isascii() or any(c in value for c in "'\"\\\x0b\x0c\x1c\x1d\x1e\x1f"):
+        import shlex  # (with re behind it) only for words that quote, escape or use odd spaces
+
+        return shlex.split(value)
+    return value.split()  # what shlex.split gives for such plain ASCII text
+
+
 def command_line(value):
     """A command split like a shell would, without any shell ever running it."""
-    import shlex
-
     try:
-        words = shlex.split(value)
+        words = split_words(value)
     except ValueError as exc:
         raise ValueError(f"cannot be split into words ({exc}): {value!r}") from None
     if not words:
@@ -159,10 +214,8 @@ def environment_assignments(value):
 
 
 def parse_environment(value):
-    import shlex
-
     try:
-        words = shlex.split(value)
+        words = split_words(value)
     except ValueError as exc:
         raise ValueError(f"cannot be split into NAME=VALUE words ({exc})") from None
     pairs = {}

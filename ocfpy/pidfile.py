@@ -16,21 +16,27 @@ class ForeignFileError(Exception):
     """The path exists but is not an ocfpy pidfile (or cannot be read as one)."""
 
 
-def read(path):
-    """The Identity recorded at `path`, or None when there is no file there."""
+def read(path, trusted=None):
+    """The Identity recorded at `path`, or None when there is no file there.
+
+    Nothing but a regular file owned by root (or a trusted user) in a directory only they can
+    write is ever opened (ocfpy.safefile): not a FIFO, a device node or a symlink.
+    """
+    from . import safefile
+
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except FileNotFoundError:
-        return None
+        data = safefile.read(path, 4096, trusted=trusted)
     except OSError as exc:
-        raise ForeignFileError(f"{path}: cannot be opened as a pidfile ({exc.strerror})") from None
-    try:
-        data = os.read(fd, 4096)
-    except OSError as exc:  # a directory, a FIFO with no writer, ...
-        raise ForeignFileError(f"{path}: cannot be read as a pidfile ({exc.strerror})") from None
-    finally:
-        os.close(fd)
-    return _parse(path, data)
+        raise ForeignFileError(_refusal(path, exc)) from None
+    return None if data is None else _parse(path, data)
+
+
+def _refusal(path, exc):
+    from .safefile import UnsafePath
+
+    if isinstance(exc, UnsafePath):
+        return f"{exc}; not used as a pidfile"
+    return f"{path}: cannot be used as a pidfile ({exc.strerror or exc})"
 
 
 def _parse(path, data):
@@ -44,48 +50,40 @@ def _parse(path, data):
         raise ForeignFileError(f"{path} is an ocfpy pidfile with damaged contents") from None
 
 
-def write(path, identity):
-    """Record `identity` at `path`, replacing only a pidfile of ours."""
-    read(path)  # raises ForeignFileError for anything that is not ours
+def write(path, identity, trusted=None):
+    """Record `identity` at `path`, replacing only a pidfile of ours.
+
+    The check and the replacement happen in one directory held open, which nobody but root or
+    a trusted user can write: what was checked is what gets replaced.
+    """
+    from . import safefile
+
     text = f"{MARKER}\npid={identity.pid}\nstart={identity.start_ticks}\nboot={identity.boot}\n"
-    write_atomically(path, text.encode())
+    directory, name = os.path.split(os.path.abspath(path))
+    try:
+        with safefile.Directory(directory, trusted=trusted) as handle:
+            existing = handle.read(name, 4096)
+            if existing is not None:
+                _parse(path, existing)  # raises ForeignFileError for anything not ours
+            handle.replace(name, text.encode())
+    except safefile.UnsafePath as exc:
+        raise ForeignFileError(_refusal(path, exc)) from None
 
 
 def write_atomically(path, data, mode=0o644):
-    """Put `data` at `path` in one step, through a temporary file next to it.
+    """Put `data` at `path` in one step (ocfpy.safefile.replace): a temporary created
+    exclusively next to it, never through a symlink, fsynced, renamed, the directory fsynced.
+    The caller has already made sure that what is at `path` is its own to replace."""
+    from . import safefile
 
-    The temporary is created exclusively and never through a symlink (a name planted there
-    fails the write instead of redirecting it), and is removed if anything goes wrong. The
-    caller has already made sure that what is at `path` is its own to replace.
-    """
-    temporary = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
-    try:
-        try:
-            os.fchmod(fd, mode)  # the umask must not narrow or widen it
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
+    safefile.replace(path, data, mode)
 
 
-def remove(path):
+def remove(path, trusted=None):
     """Delete the pidfile at `path` if it is one of ours; leave anything else alone."""
+    from . import safefile
+
     try:
-        read(path)
-    except ForeignFileError:
+        return safefile.remove(path, lambda data: _parse(path, data), trusted=trusted)
+    except (ForeignFileError, OSError):
         return False
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        return False
-    return True

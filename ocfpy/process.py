@@ -37,6 +37,17 @@ def spawn(argv, *, cwd="/", umask=0o022, user="", env=None, logfile="/dev/null")
     The Popen object lets the caller see an early exit status while the agent still runs; once
     the agent exits the daemon is reparented and lives on by itself.
     """
+    log_fd = _open_log(logfile, user)
+    try:
+        return _start(argv, cwd=cwd, umask=umask, user=user, env=env, output=log_fd)
+    finally:
+        os.close(log_fd)
+
+
+def _start(argv, *, cwd, umask, user, env, output):
+    """Popen argv in its own session as `user` (empty: ours), in `cwd`, with exactly `env`
+    (plus HOME, USER and LOGNAME of the user), stdout and stderr to the descriptor `output`.
+    Returns (Identity, Popen); SpawnError when it cannot be run."""
     env = dict(env or {})
     kwargs = {}
     if user:
@@ -45,33 +56,48 @@ def spawn(argv, *, cwd="/", umask=0o022, user="", env=None, logfile="/dev/null")
         env.setdefault("USER", user)
         env.setdefault("LOGNAME", user)
         kwargs.update(settings)
-    log_fd = _open_log(logfile)
     try:
         child = subprocess.Popen(
             argv, cwd=cwd, env=env, umask=umask, start_new_session=True, close_fds=True,
-            stdin=subprocess.DEVNULL, stdout=log_fd, stderr=log_fd, **kwargs,
+            stdin=subprocess.DEVNULL, stdout=output, stderr=output, **kwargs,
         )
     except (OSError, subprocess.SubprocessError) as exc:
         what = getattr(exc, "strerror", None) or str(exc)
         raise SpawnError(f"cannot run {argv[0]}: {what}") from None
-    finally:
-        os.close(log_fd)
     identity = Identity.of(child.pid)
     if identity is None:  # exited already; keep its pid so the caller can report the status
         identity = Identity(child.pid, 0, "")
     return identity, child
 
 
-def _open_log(logfile):
+def _open_log(logfile, user=""):
     """The log opened for appending, never through a symlink and without blocking: a FIFO that
-    nobody reads fails at once (ENXIO) rather than holding start past its timeout."""
+    nobody reads fails at once (ENXIO) rather than holding start past its timeout.
+
+    Root appends to what it opened there, so the open file itself is checked (a log directory
+    may be shared, /var/log is group-writable on some systems): a regular file must belong to
+    root or the service's user and have no other name, else whoever could write the directory
+    might have planted a hard link to a file of root's, or a file of their own.
+    """
     import fcntl
+    import stat
+
+    from .safefile import trusted_uids
 
     try:
         fd = os.open(logfile, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW
-                     | os.O_NONBLOCK, 0o640)
+                     | os.O_NONBLOCK | os.O_CLOEXEC, 0o640)
     except OSError as exc:
         raise SpawnError(f"cannot open log file {logfile}: {exc.strerror}") from None
+    status = os.fstat(fd)
+    problem = ""
+    if stat.S_ISREG(status.st_mode) and status.st_nlink > 1:
+        problem = f"has {status.st_nlink} names (hard links); refusing to append to it"
+    elif stat.S_ISREG(status.st_mode) and status.st_uid not in trusted_uids((user,)):
+        problem = f"is owned by uid {status.st_uid}, not by root or the service's user"
+    if problem:
+        os.close(fd)
+        raise SpawnError(f"log file {logfile} {problem}")
     # The service writes to it as to any log: blocking.
     fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
     return fd
@@ -121,6 +147,24 @@ def _owns_session(leader):
     return stat.session == leader.pid or stat.pgrp == leader.pid
 
 
+# Seconds a process found stopped (state T) gets between SIGTERM (with SIGCONT) and SIGKILL: it
+# was hung, and waiting for it to shut down cleanly only delays the recovery.
+STOPPED_GRACE = 0.5
+
+
+def cannot_obey(identity):
+    """Why `identity` cannot act on a polite shutdown request ('stopped (state T)', 'a
+    zombie'), or '' when it can: such a process goes straight to signals."""
+    stat = read_stat(identity.pid)
+    if stat is None or stat.start_ticks != identity.start_ticks:
+        return ""
+    if stat.state in ("T", "t"):
+        return f"stopped (state {stat.state})"
+    if stat.state == "Z":
+        return "a zombie"
+    return ""
+
+
 def terminate(leader, *, stop_signal=signal.SIGTERM, kill_at, give_up_at, log):
     """Stop the process and everything in its session: stop_signal, then SIGKILL at `kill_at`.
 
@@ -135,6 +179,8 @@ def terminate(leader, *, stop_signal=signal.SIGTERM, kill_at, give_up_at, log):
     log.info(f"sending {signal.Signals(stop_signal).name} to {len(targets)} process(es), "
              f"leader {leader.pid}")
     _signal_all(targets, stop_signal)
+    # A stopped process (state T) keeps the signal pending until it runs again: let it act.
+    _signal_all(targets, signal.SIGCONT)
     left = _wait_gone(leader, kill_at)
     if left:
         log.warning(f"processes {left} outlived {signal.Signals(stop_signal).name}; sending SIGKILL")
@@ -146,10 +192,14 @@ def terminate(leader, *, stop_signal=signal.SIGTERM, kill_at, give_up_at, log):
 def run_to_completion(argv, *, timeout, log, **spawn_options):
     """Run a helper command (a start or stop script) in its own session, output to its log.
 
-    Returns its exit status, or None when it overran `timeout` seconds; then it and its session
-    were killed. Output never goes to a pipe: daemons the script starts would inherit it and
-    hold it open for their whole life. Raises SpawnError when it cannot be run at all.
+    Returns (exit status, its last output lines): the status is None when it overran `timeout`
+    seconds; then it and its session were killed. The lines are what it appended to a regular
+    log file (at most OUTPUT_LINES, also logged when it failed). Output never goes to a pipe:
+    daemons the script starts would inherit it and hold it open for their whole life. Raises
+    SpawnError when it cannot be run at all.
     """
+    logfile = spawn_options.get("logfile", "/dev/null")
+    since = _regular_size(logfile)
     identity, child = spawn(argv, **spawn_options)
     until = time.monotonic() + max(0.1, timeout)
     while child.poll() is None and time.monotonic() < until:
@@ -159,4 +209,139 @@ def run_to_completion(argv, *, timeout, log, **spawn_options):
         terminate(identity, kill_at=time.monotonic() + 1.0, give_up_at=time.monotonic() + 2.0,
                   log=log)
         child.wait()
-    return status
+    lines = log_tail(logfile, since) if since is not None else []
+    if status != 0:
+        _log_output(log, argv, lines)
+    return status, lines
+
+
+# How much of a helper's output is kept: what the agent's log shows of a failed command.
+OUTPUT_LINES = 10
+OUTPUT_BYTES = 8192
+LINE_WIDTH = 300
+
+
+def _log_output(log, argv, lines):
+    for line in lines:
+        log.warning(f"{os.path.basename(argv[0])}: {line}")
+
+
+def last_lines(data, count=OUTPUT_LINES):
+    """The last `count` non-empty lines of `data` (bytes), each cut to LINE_WIDTH characters."""
+    text = data.decode("utf-8", "replace")
+    lines = [line.strip()[:LINE_WIDTH] for line in text.splitlines() if line.strip()]
+    return lines[-count:]
+
+
+def _regular_size(path):
+    """Size of the regular file at `path`, 0 when there is none yet, None for anything else
+    (a FIFO or a device: never read back)."""
+    import stat
+
+    try:
+        status = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return 0
+    except OSError:
+        return None
+    return status.st_size if stat.S_ISREG(status.st_mode) else None
+
+
+def log_tail(path, since, count=OUTPUT_LINES):
+    """The last `count` non-empty lines written to `path` after offset `since` (at most
+    OUTPUT_BYTES read). Only a regular file is read: a FIFO or a device never ends, and the
+    services that inherited the log would keep a read to its end waiting for ever."""
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return []
+    try:
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
+            return []
+        start = max(since, status.st_size - OUTPUT_BYTES)
+        data = os.pread(fd, max(0, status.st_size - start), start)
+    except OSError:
+        return []
+    finally:
+        os.close(fd)
+    return last_lines(data, count)
+
+
+class Finished:
+    """How a command run by run_command ended: `status` (negative: killed by that signal; None:
+    overran its time and was killed) and its last output `lines`."""
+
+    __slots__ = ("status", "lines")
+
+    def __init__(self, status, lines):
+        self.status, self.lines = status, lines
+
+    @property
+    def how(self):
+        if self.status is None:
+            return "did not finish in time and was killed"
+        if self.status < 0:
+            return f"was killed by signal {-self.status}"
+        return f"exited with {self.status}"
+
+    @property
+    def gist(self):
+        """The essential part of its output for an exit reason: its last line, or ''."""
+        return self.lines[-1][:200] if self.lines else ""
+
+
+def run_command(argv, *, timeout, log, cwd="/", umask=0o022, user="", env=None):
+    """Run a short command for a service (a health check) and wait for it: a Finished.
+
+    It runs as `user`, in `cwd`, with exactly `env`, in its own session, for at most `timeout`
+    seconds; stdout and stderr go through one pipe of which the last OUTPUT_BYTES are kept.
+    When it has exited or overrun, whatever is left in its session is killed, so a background
+    process can neither hold the pipe nor outlive the check. SpawnError when it cannot run.
+    """
+    import select
+
+    read_end, write_end = os.pipe2(os.O_CLOEXEC)
+    try:
+        identity, child = _start(argv, cwd=cwd, umask=umask, user=user, env=env,
+                                 output=write_end)
+    except BaseException:
+        os.close(read_end)
+        raise
+    finally:
+        os.close(write_end)
+    until = time.monotonic() + max(0.0, timeout)
+    kept = bytearray()
+    try:
+        while True:
+            left = until - time.monotonic()
+            if left <= 0:
+                break
+            ready, _, _ = select.select([read_end], [], [], min(left, 0.1))
+            if ready:
+                chunk = os.read(read_end, 65536)
+                if not chunk:
+                    break  # every writer is gone
+                kept += chunk
+                del kept[:-OUTPUT_BYTES]
+            elif child.poll() is not None:
+                break  # it exited; something it left in its session holds the pipe
+    finally:
+        os.close(read_end)
+    try:  # the end of its output comes a moment before its exit status
+        status = child.wait(timeout=max(0.0, until - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        status = None
+    now = time.monotonic()
+    left_over = terminate(identity, kill_at=now + 0.5, give_up_at=now + 1.0, log=log)
+    if left_over:
+        log.warning(f"{argv[0]}: processes {left_over} survived SIGKILL")
+    if status is None:
+        child.wait()
+    finished = Finished(status, last_lines(bytes(kept)))
+    say = log.debug if status == 0 else log.warning
+    for line in finished.lines:
+        say(f"{os.path.basename(argv[0])}: {line}")
+    return finished

@@ -1,6 +1,7 @@
 """One reading of the OCF environment: what the caller asks of the agent this time."""
 
-from .params import ParameterError, Values
+from .numbers import PACEMAKER_MAX_MS, int_or, parse_int
+from .params import ParameterError, Values, convert_all
 
 RESKEY = "OCF_RESKEY_"
 META = "OCF_RESKEY_CRM_meta_"
@@ -9,13 +10,12 @@ META = "OCF_RESKEY_CRM_meta_"
 PACEMAKER_RESKEYS = frozenset(("crm_feature_set", "trace_ra", "trace_file"))
 # Default operation timeout when the caller gives none (ocf-tester gives 20 s).
 DEFAULT_TIMEOUT_MS = 20000
-
-
-def _int_or_none(text):
-    if text is None:
-        return None
-    text = text.strip()
-    return int(text) if text.lstrip("-").isdigit() else None
+# Ranges of the numbers Pacemaker sets besides the timeout and interval (ocfpy.numbers): a
+# value that is not a number in its range (OCF_CHECK_LEVEL=², OCF_RESKEY_CRM_meta_timeout=--5)
+# is noted in Request.ignored and its default used.
+CHECK_LEVEL_MAX = 1000
+VERSION_MAX = 1000
+CLONE_MAX = 2**31 - 1
 
 
 class NotifyInfo:
@@ -41,8 +41,9 @@ class Request:
     Parameter problems are collected in `errors` rather than raised, because what an invalid
     configuration means depends on the action: a probe answers "not running", a stop succeeds,
     start and validate-all fail naming the parameter. Parameters the agent does not know are
-    kept apart in `unknown`: they fail validate-all and start (a typo caught before the service
-    runs) but never turn the monitor of a running service into a fatal error.
+    kept apart in `unknown`: they fail validate-all (which ocfgen check runs, so a typo is
+    caught before it reaches a cluster) and only draw a warning from every other action, so
+    that a parameter added for a newer agent during a rolling upgrade stops nothing.
     """
 
     def __init__(self, action, parameters, environ):
@@ -50,41 +51,41 @@ class Request:
         self.environ = environ
         self.instance = environ.get("OCF_RESOURCE_INSTANCE", "")
         self.meta = {k[len(META):]: v for k, v in environ.items() if k.startswith(META)}
+        # Odd numbers in the environment, as (variable, why): logged, never fatal.
+        self.ignored = []
         self.ocf_version = (
-            _int_or_none(environ.get("OCF_RA_VERSION_MAJOR")),
-            _int_or_none(environ.get("OCF_RA_VERSION_MINOR")),
+            self._number(environ, "OCF_RA_VERSION_MAJOR", None, 0, VERSION_MAX),
+            self._number(environ, "OCF_RA_VERSION_MINOR", None, 0, VERSION_MAX),
         )
-        timeout_ms = _int_or_none(self.meta.get("timeout"))
-        self.timeout_ms = timeout_ms if timeout_ms and timeout_ms > 0 else DEFAULT_TIMEOUT_MS
-        self.interval_ms = max(_int_or_none(self.meta.get("interval")) or 0, 0)
-        level = _int_or_none(environ.get("OCF_CHECK_LEVEL"))
-        self.check_level = level if level is not None and level >= 0 else 0
-        self.errors = []
+        self.timeout_ms = self._number(self.meta, "timeout", DEFAULT_TIMEOUT_MS, 1,
+                                       PACEMAKER_MAX_MS, META)
+        self.interval_ms = self._number(self.meta, "interval", 0, 0, PACEMAKER_MAX_MS, META)
+        self.check_level = self._number(environ, "OCF_CHECK_LEVEL", 0, 0, CHECK_LEVEL_MAX)
         self.unknown = []
-        self.params = Values(self._convert(parameters, environ))
+        values, self.errors = convert_all(
+            parameters, {p.name: environ.get(RESKEY + p.name) for p in parameters})
+        self._find_unknown(parameters, environ)
+        self.params = Values(values)
 
-    def _convert(self, parameters, environ):
-        declared = {p.name: p for p in parameters}
-        values = {}
-        for name, declaration in declared.items():
-            raw = environ.get(RESKEY + name)
-            if raw is None or raw == "":
-                if declaration.required:
-                    self.errors.append(ParameterError(name, "is required but not set"))
-                values[name] = declaration.default_value()
-                continue
-            try:
-                values[name] = declaration.convert(raw)
-            except ParameterError as exc:
-                self.errors.append(exc)
-                values[name] = declaration.default_value()
+    def _number(self, variables, name, default, minimum, maximum, prefix=""):
+        """The number variables[name] spells (ocfpy.numbers' rule, in range), else default."""
+        text = variables.get(name)
+        if text is None or (text == "" and prefix):
+            return default
+        try:
+            return parse_int(text, minimum, maximum)
+        except ValueError as exc:
+            self.ignored.append((prefix + name, str(exc)))
+            return default
+
+    def _find_unknown(self, parameters, environ):
+        declared = {p.name for p in parameters}
         for key in environ:
             if key.startswith(RESKEY) and not key.startswith(META):
                 name = key[len(RESKEY):]
                 if name not in declared and name not in PACEMAKER_RESKEYS:
                     known = ", ".join(sorted(declared)) or "none"
                     self.unknown.append(ParameterError(name, f"is unknown (known: {known})"))
-        return values
 
     @property
     def is_probe(self):
@@ -98,7 +99,7 @@ class Request:
 
     @property
     def clone_max(self):
-        return _int_or_none(self.meta.get("clone_max"))
+        return int_or(self.meta.get("clone_max"), None, 0, CLONE_MAX)
 
     @property
     def promotable(self):

@@ -17,9 +17,21 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 INHERITED = ("PATH", "LANG", "LC_ALL", "TZ")
 
 
+# Longest file name made from an instance (a file name has at most 255 bytes, and suffixes
+# such as ".pid.heartbeat" follow it).
+_MAX_NAME_BYTES = 200
+
+
 def instance_file_name(instance):
-    """The resource instance as one file-name component ('default' when there is none)."""
-    return (instance or "default").replace("/", "_")
+    """The resource instance as one file-name component ('default' when there is none); a
+    name too long for one becomes its start and a digest of the whole."""
+    name = (instance or "default").replace("/", "_")
+    if len(name.encode("utf-8", "surrogateescape")) <= _MAX_NAME_BYTES:
+        return name
+    import hashlib
+
+    digest = hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    return f"{name.encode('utf-8', 'surrogateescape')[:100].decode('utf-8', 'ignore')}-{digest}"
 
 
 def run_path(agent_name, instance, suffix, *, create=False):
@@ -27,7 +39,9 @@ def run_path(agent_name, instance, suffix, *, create=False):
     create makes the directory."""
     directory = f"{RUN_DIR}/{agent_name}"
     if create:
-        os.makedirs(directory, mode=0o755, exist_ok=True)
+        from .safefile import make_directory
+
+        make_directory(directory, 0o755)
     return f"{directory}/{instance_file_name(instance)}{suffix}"
 
 
@@ -72,7 +86,12 @@ class PidfileService:
         directory = os.path.dirname(self.path) or "."
         # Our own run directory is made on demand; '..' must not lead that anywhere else.
         if os.path.normpath(self.path).startswith(RUN_DIR + "/"):
-            os.makedirs(directory, mode=0o755, exist_ok=True)
+            from .safefile import make_directory
+
+            try:
+                make_directory(directory, 0o755)
+            except OSError as exc:
+                raise OCFError(OCF.ERR_INSTALLED, f"cannot create {directory}: {exc}") from None
         if not os.path.isdir(directory):
             raise OCFError(OCF.ERR_INSTALLED, f"pidfile directory {directory} does not exist")
         try:
@@ -92,8 +111,11 @@ class PidfileService:
         return recorded
 
     def launch(self, agent, argv, *, settle, cwd="/", umask=0o022, user="", env=None,
-               logfile="/dev/null"):
-        """Start argv detached, record it, and make sure it survives `settle` seconds."""
+               logfile="/dev/null", name=None, exit_meaning=None):
+        """Start argv detached, record it, and make sure it survives `settle` seconds.
+
+        An early exit fails the start naming `name` (default argv[0]) and, when the service
+        documents its exit statuses, `exit_meaning(status)` in words, cause first."""
         from .process import SpawnError, spawn
 
         self.check_usable()
@@ -113,8 +135,12 @@ class PidfileService:
         status = child.poll()
         if status is not None:
             self._abandon(agent, identity)
+            what = name or argv[0]
+            if status > 0 and exit_meaning is not None:
+                raise OCFError(OCF.ERR_GENERIC, f"{what}: {exit_meaning(status)} (exit {status} "
+                                                f"during start, log {logfile})")
             how = f"was killed by signal {-status}" if status < 0 else f"exited with status {status}"
-            raise OCFError(OCF.ERR_GENERIC, f"{argv[0]} {how} during start (log: {logfile})")
+            raise OCFError(OCF.ERR_GENERIC, f"{what} {how} during start (log: {logfile})")
         self.log.info(f"started {argv[0]} as pid {identity.pid}")
         return identity
 
@@ -123,8 +149,10 @@ class PidfileService:
         self.terminate(agent, leader=identity)
 
     def terminate(self, agent, *, stop_signal=15, kill_after=0, leader=None):
-        """Stop the recorded process and its session; kill_after 0 means half the time left."""
-        from .process import terminate
+        """Stop the recorded process and its session; kill_after 0 means half the time left.
+        A leader found stopped (state T) cannot shut down cleanly: SIGKILL follows after
+        STOPPED_GRACE at most."""
+        from .process import STOPPED_GRACE, cannot_obey, terminate
 
         if leader is None:
             try:
@@ -135,6 +163,11 @@ class PidfileService:
         if leader is not None:
             now = time.monotonic()
             grace = kill_after if kill_after > 0 else max(0.0, agent.deadline - now) / 2
+            why = cannot_obey(leader)
+            if why:
+                self.log.warning(f"pid {leader.pid} is {why}: SIGKILL follows SIGTERM after "
+                                 f"{min(grace, STOPPED_GRACE)}s")
+                grace = min(grace, STOPPED_GRACE)
             left = terminate(leader, stop_signal=stop_signal, kill_at=min(now + grace,
                              agent.deadline), give_up_at=agent.deadline, log=self.log)
             if left:
