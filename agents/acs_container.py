@@ -6,6 +6,13 @@ registered: its name resolves in the instance's naming service (a CosNaming reso
 GIOP Request, no ORB) and the object it resolves to answers a GIOP LocateRequest, so a hung
 container and a stale registration left by a dead one are both failures. Order it after the
 acs-services resource of the same instance.
+
+Services down are not a container failure: while the NameService refuses or does not answer,
+the monitor reports the container running (with a warning) as long as its process lives. The
+acs-services monitor reports the dead services, and the order constraint makes Pacemaker stop
+the containers, restart the services, then start the containers again, whatever the two
+monitor intervals are. A container start while the services do not answer fails at once with
+that cause first in its reason.
 """
 
 from ocfpy.agent import Agent
@@ -27,13 +34,17 @@ def _container_name(value):
 
 class AcsContainerAgent(Agent):
     name = "acs-container"
+    check_levels = (0,)  # the OCF_CHECK_LEVEL depths its monitor tells apart
     shortdesc = "One ACS container of an ACS instance"
     longdesc = (
         "Runs acsStartContainer {--java|--cpp|--py} -b N NAME in the foreground as a recorded "
         "process and stops it with acsStopContainer -b N NAME, then SIGTERM/SIGKILL of its "
         "session inside the stop timeout. The monitor requires the process to live and the "
         "container to be registered: NAME resolves in the instance's NameService and the "
-        "object it resolves to answers a GIOP LocateRequest."
+        "object it resolves to answers a GIOP LocateRequest. While the NameService itself "
+        "refuses or does not answer, the container is reported running as long as its "
+        "process lives: the services' own monitor reports them, and the order constraint "
+        "restarts the containers after them."
     )
     parameters = acs_env.parameters() + (
         Parameter("container", required=True, check=_container_name,
@@ -52,10 +63,12 @@ class AcsContainerAgent(Agent):
         Parameter("logfile", default="", check=absolute_path,
                   shortdesc="File that receives the container's output (appended)",
                   longdesc="Empty for /run/ocfpy/acs-container/<resource>.log."),
-        Parameter("start_settle", "integer", default="500", minimum=0, reloadable=True,
+        Parameter("start_settle", "integer", default="500", minimum=0, maximum=600000,
+                  reloadable=True,
                   shortdesc="Milliseconds the container must stay up for start to succeed"),
     )
     timeouts = dict(Agent.timeouts, start=120, stop=60)
+    rules = acs_env.RULES
 
     def __init__(self, request, log):
         super().__init__(request, log)
@@ -73,6 +86,7 @@ class AcsContainerAgent(Agent):
     def start(self):
         import shlex
 
+        self._require_services()
         argv = ["acsStartContainer", LANGUAGE_FLAGS[self.params.language], "-b",
                 str(self.acs.instance), *shlex.split(self.params.start_options),
                 self.params.container]
@@ -81,7 +95,20 @@ class AcsContainerAgent(Agent):
         if self.params.environment_file:
             env["OCFPY_ACS_PATH"] = self.acs.path_prefix()
         self.service.launch(self, self.acs.command(argv), settle=self.params.start_settle / 1000.0,
-                            user=self.params.user, env=env, logfile=self._logfile())
+                            user=self.params.user, env=env, logfile=self._logfile(),
+                            name="acsStartContainer", exit_meaning=acs_env.exit_meaning)
+
+    def _require_services(self):
+        """Fail a start at once, cause first, when the instance's NameService does not answer:
+        acsStartContainer could only fail later with a less telling exit status."""
+        from ocfpy import giop
+
+        timeout = min(self.params.check_timeout / 1000.0, max(0.05, self.remaining() / 4))
+        naming = giop.locate(self.params.host, acs_env.base_port(self.acs.instance) + 1,
+                             "NameService", timeout)
+        if not naming.alive:
+            raise OCFError(OCF.ERR_GENERIC, f"ACS instance {self.acs.instance} services down "
+                                            f"(start acs-services first): {naming.detail}")
 
     def start_failure_hint(self):
         return f" (log: {self._logfile()})"
@@ -91,17 +118,13 @@ class AcsContainerAgent(Agent):
 
         leader = self.service.leader()
         if leader is not None:
-            stat = leader.stat()
-            if stat is not None and stat.state in ("T", "t"):
-                import os
-                import signal
+            from ocfpy.process import cannot_obey
 
-                # A stopped (hung) container cannot act on a shutdown request: let it run.
-                self.log.warning(f"container pid {leader.pid} is stopped; sending SIGCONT")
-                try:
-                    os.kill(leader.pid, signal.SIGCONT)
-                except ProcessLookupError:  # it died meanwhile: nothing to wake
-                    pass
+            why = cannot_obey(leader)
+            if why:
+                # It cannot act on acsStopContainer's request: straight to signals.
+                self.log.warning(f"container pid {leader.pid} is {why}; skipping acsStopContainer")
+                leader = None
         if leader is not None and self.acs.find("acsStopContainer"):
             argv = ["acsStopContainer", "-b", str(self.acs.instance), self.params.container]
             self.acs.run_before_signals(self, argv, self._logfile(), self.remaining() / 3,
@@ -129,6 +152,14 @@ class AcsContainerAgent(Agent):
         if bound.status == giop.UNKNOWN:
             raise OCFError(OCF.ERR_GENERIC, f"container {self.params.container} runs but is not "
                                             f"registered: {bound.detail}")
+        if bound.status in (giop.REFUSED, giop.TIMEOUT):
+            # The services are down or hung: their own resource's monitor reports that, and
+            # Pacemaker's ordering restarts this container after them. Failing here instead
+            # would restart the container alone against dead services, fail its start and ban
+            # it from the node until a manual cleanup.
+            self.log.warning(f"container {self.params.container} runs; its registration cannot "
+                             f"be checked while the NameService is unreachable ({bound.detail})")
+            return OCF.SUCCESS
         if not bound.alive:
             raise OCFError(OCF.ERR_GENERIC, f"cannot check the registration of "
                                             f"{self.params.container}: {bound.detail}")

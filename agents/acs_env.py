@@ -10,7 +10,7 @@ import os
 
 from ocfpy.codes import OCF, OCFError
 from ocfpy.nodecheck import require_user
-from ocfpy.params import Parameter, absolute_path
+from ocfpy.params import Parameter, ParameterError, absolute_path
 
 # Offsets from 3000 + 100*N, as ACS's acsstartup assigns them.
 SERVICE_OFFSETS = {
@@ -22,6 +22,24 @@ CONTAINER_OFFSETS = (50, 100)  # containers: base+50 .. base+100 inclusive
 DAEMON_PORTS = {"container_daemon": 2970, "services_daemon": 2980}
 MAX_INSTANCE = 99
 MARKER = "OCFPY_RESOURCE"
+
+# acsstartup's exit codes (and 5, the agent's own for an environment file bash cannot source).
+EXIT_MEANINGS = {
+    5: "environment_file could not be sourced",
+    40: "cannot create the instance",
+    41: "cannot use the instance (in use or stale lock)",
+    42: "failure",
+    43: "bad arguments",
+    44: "no free port",
+    45: "timeout",
+}
+
+
+def exit_meaning(status):
+    """What an acsstartup exit status means, in words."""
+    return EXIT_MEANINGS.get(status, f"unexpected exit status {status}")
+# Seconds validate-all gives the resolver to find `host`.
+RESOLVE_TIMEOUT = 5.0
 
 
 def base_port(instance):
@@ -54,6 +72,32 @@ def port_ranges(instance, daemons=False):
     return sorted(ranges)
 
 
+def host_name(value):
+    """An IP address or a DNS host name (RFC 1123 labels)."""
+    import ipaddress
+    import re
+
+    try:
+        ipaddress.ip_address(value)
+        return
+    except ValueError:
+        pass
+    label = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    if len(value) > 253 or not re.fullmatch(rf"(?a){label}(\.{label})*\.?", value):
+        raise ValueError(f"must be an IP address or a host name, not {value!r}")
+
+
+def _instance_directory_given(values):
+    """ACS keeps its instance lock directory in ACS_TMP, by default ACSDATA/tmp/<host>."""
+    if not values.acs_tmp and not values.acsdata:
+        raise ParameterError("acs_tmp", "or acsdata must be set: ACS needs a place for its "
+                                        "instance directory")
+
+
+# The rules across parameters every ACS agent keeps (Agent.rules).
+RULES = (_instance_directory_given,)
+
+
 def parameters():
     """The parameters every ACS agent takes (the instance and where ACS lives)."""
     return (
@@ -77,7 +121,7 @@ def parameters():
                            "before each acsstartup command; the agent's ACS_INSTANCE, ACSROOT, "
                            "INTROOT, ACSDATA and ACS_TMP are applied after it."),
         Parameter("user", default="", shortdesc="User that runs ACS (empty: root)"),
-        Parameter("host", default="127.0.0.1",
+        Parameter("host", default="127.0.0.1", check=host_name,
                   shortdesc="Address the CORBA checks connect to",
                   longdesc="Host or address where this node's ACS services listen; the monitor "
                            "sends its GIOP requests there."),
@@ -155,13 +199,11 @@ class AcsEnvironment:
         envfile = self.params.environment_file
         if envfile and not os.path.isfile(envfile):
             raise OCFError(OCF.ERR_INSTALLED, f"environment_file {envfile} does not exist here")
-        if not self.acs_tmp:
-            raise OCFError(OCF.ERR_CONFIGURED, "set acsdata or acs_tmp: ACS needs a place for "
-                                               "its instance directory")
         parent = os.path.dirname(self.instance_dir)
         if not os.path.isdir(parent):
             raise OCFError(OCF.ERR_INSTALLED, f"ACS_TMP {parent} is not a directory on this node")
         require_user(self.params.user)
+        _require_resolvable(self.params.host, RESOLVE_TIMEOUT)
 
     def run(self, agent, argv, logfile, timeout):
         """Run an acsstartup command to completion: (exit status or None on timeout, output tail).
@@ -175,13 +217,12 @@ class AcsEnvironment:
         env = self.environment(marker(agent))
         if self.params.environment_file:
             env["OCFPY_ACS_PATH"] = self.path_prefix()
-        start_size = _size(logfile)
         try:
-            status = run_to_completion(full, timeout=timeout, log=agent.log, cwd="/",
-                                       user=self.params.user, env=env, logfile=logfile)
+            status, lines = run_to_completion(full, timeout=timeout, log=agent.log, cwd="/",
+                                              user=self.params.user, env=env, logfile=logfile)
         except SpawnError as exc:
             raise OCFError(OCF.ERR_GENERIC, str(exc)) from None
-        return status, _tail(logfile, start_size)
+        return status, lines[-1] if lines else ""
 
     def run_before_signals(self, agent, argv, logfile, timeout, then):
         """Run a stop command (acsStop, acsStopContainer) whose failure stop survives, because
@@ -199,42 +240,33 @@ class AcsEnvironment:
         return status == 0
 
 
+def _require_resolvable(host, timeout):
+    """ERR_INSTALLED unless this node resolves `host` within `timeout` seconds: a name it
+    cannot resolve would fail every CORBA check, only after the whole start timeout."""
+    import socket
+    import threading
+
+    outcome = []
+
+    def resolve():
+        try:
+            socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+            outcome.append("")
+        except (OSError, UnicodeError) as exc:
+            outcome.append(getattr(exc, "strerror", None) or str(exc))
+
+    worker = threading.Thread(target=resolve, daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if not outcome:
+        raise OCFError(OCF.ERR_INSTALLED, f"host {host!r} did not resolve within {timeout:.0f}s")
+    if outcome[0]:
+        raise OCFError(OCF.ERR_INSTALLED, f"host {host!r} does not resolve here: {outcome[0]}")
+
+
 def marker(agent):
     """The value of OCFPY_RESOURCE that every process started for this resource inherits."""
     return f"{agent.name}:{agent.request.instance or 'default'}"
-
-
-def _size(path):
-    try:
-        return os.stat(path).st_size
-    except OSError:
-        return 0
-
-
-def _tail(path, since):
-    """The last non-empty line written to `path` after offset `since`.
-
-    Only a regular file is read: a FIFO or a device never ends, and the services that inherited
-    the log would keep a read to its end waiting for ever.
-    """
-    import stat
-
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
-        return ""
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return ""
-        size = os.fstat(fd).st_size
-        start = max(since, size - 4096)
-        text = os.pread(fd, max(0, size - start), start).decode("utf-8", "replace")
-    except OSError:
-        return ""
-    finally:
-        os.close(fd)
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else ""
 
 
 def default_logfile(agent_name, instance):

@@ -12,16 +12,9 @@ from ocfpy.params import Parameter, absolute_path, command_line
 
 from . import acs_env
 
-# acsstartup's exit codes.
-EXIT_MEANINGS = {
-    5: "the environment_file could not be sourced",
-    40: "cannot create the instance",
-    41: "cannot use the instance (in use, or a stale lock)",
-    42: "failed",
-    43: "bad arguments",
-    44: "no free port",
-    45: "timed out",
-}
+# acsstartup's exit codes in words (shared with acs-container).
+EXIT_MEANINGS = acs_env.EXIT_MEANINGS
+exit_meaning = acs_env.exit_meaning
 
 
 def ports(instance):
@@ -36,6 +29,7 @@ def port_ranges(instance, daemons=False):
 
 class AcsServicesAgent(Agent):
     name = "acs-services"
+    check_levels = (0,)  # the OCF_CHECK_LEVEL depths its monitor tells apart
     shortdesc = "ACS services and Manager of one ACS instance"
     longdesc = (
         "Starts the CORBA services and the Manager of ACS instance N with acsStart -b N and "
@@ -53,6 +47,7 @@ class AcsServicesAgent(Agent):
                   longdesc="Empty for /run/ocfpy/acs-services/<resource>.log."),
     )
     timeouts = dict(Agent.timeouts, start=300, stop=120)
+    rules = acs_env.RULES
     # Exposed for the generators: which ports instance N needs opened.
     ports = staticmethod(ports)
     port_ranges = staticmethod(port_ranges)
@@ -77,12 +72,13 @@ class AcsServicesAgent(Agent):
         if status is None:
             raise OCFError(OCF.ERR_GENERIC, f"acsStart -b {self.acs.instance} did not finish "
                                             f"within the start timeout (log: {self._logfile()})")
-        meaning = EXIT_MEANINGS.get(status, "failed")
-        detail = f": {tail}" if tail else ""
-        if status == 44:
-            detail += self._ports_in_use()
+        # Cause first (the meaning of the status), then where to look, then the details:
+        # Pacemaker keeps only the first 128 characters.
+        detail = self._ports_in_use() if status == 44 else ""
+        detail += f"; {tail}" if tail else ""
         code = OCF.ERR_CONFIGURED if status == 43 else OCF.ERR_GENERIC
-        raise OCFError(code, f"acsStart -b {self.acs.instance} exited {status} ({meaning}){detail}")
+        raise OCFError(code, f"acsStart: {exit_meaning(status)} (exit {status}, log "
+                             f"{self._logfile()}){detail}")
 
     def _ports_in_use(self):
         """'; ports in use: 5001 (naming)' for the instance ports that something listens on."""
@@ -97,7 +93,7 @@ class AcsServicesAgent(Agent):
                 busy.append(f"{port} ({name})")
             except OSError:
                 continue
-        return f"; ports in use by another listener: {', '.join(busy)}" if busy else ""
+        return f"; ports in use: {', '.join(busy)}" if busy else ""
 
     def start_failure_hint(self):
         return f" (log: {self._logfile()})"
@@ -106,9 +102,17 @@ class AcsServicesAgent(Agent):
         import os
         import time
 
+        from ocfpy.process import STOPPED_GRACE, cannot_obey
+
         from . import procscan
 
-        if os.path.isdir(self.acs.instance_dir):
+        ours = procscan.with_environment(acs_env.MARKER, acs_env.marker(self))
+        hung = [(i.pid, why) for i in ours for why in (cannot_obey(i),) if why]
+        if hung:
+            # A stopped ORB cannot take part in acsStop's orderly shutdown: straight to signals.
+            self.log.warning(f"instance processes {hung} cannot shut down cleanly; not running "
+                             "acsStop")
+        elif os.path.isdir(self.acs.instance_dir):
             self.acs.run_before_signals(self, ["acsStop", "-b", str(self.acs.instance)],
                                         self._logfile(), self.remaining() / 2,
                                         "killing the instance's processes")
@@ -116,10 +120,22 @@ class AcsServicesAgent(Agent):
         left = procscan.with_environment(acs_env.MARKER, acs_env.marker(self))
         if left:
             now = time.monotonic()
-            alive = procscan.stop_all(left, kill_at=now + max(0.0, self.remaining()) / 2,
+            grace = max(0.0, self.remaining()) / 2
+            alive = procscan.stop_all(left, kill_at=now + (min(grace, STOPPED_GRACE) if hung
+                                                          else grace),
                                       give_up_at=self.deadline, log=self.log)
             if alive:
                 raise OCFError(OCF.ERR_GENERIC, f"processes {alive} survived SIGKILL")
+            # A killed multi-threaded ORB shows as a zombie while its other threads still close
+            # its sockets: stop is done when its ports refuse.
+            self.wait_for(self._ports_closed, "the instance's ports to close")
+
+    def _ports_closed(self):
+        from ocfpy import giop
+
+        base = acs_env.base_port(self.acs.instance)
+        return all(giop.locate(self.params.host, port, key, 0.2).status == giop.REFUSED
+                   for port, key in ((base + 1, "NameService"), (base, "Manager")))
 
     def reload_agent(self):
         # Every reloadable parameter is read afresh by each operation: nothing to apply.

@@ -10,7 +10,14 @@ folders are per instance, so several appliances ("archivers on demand") share a 
 from ocfpy.agent import Agent
 from ocfpy.codes import OCF, OCFError
 from ocfpy.nodecheck import require_user
-from ocfpy.params import Parameter, absolute_path, command_line, environment_assignments
+from ocfpy.numbers import PACEMAKER_MAX_MS
+from ocfpy.params import (
+    Parameter,
+    ParameterError,
+    absolute_path,
+    command_line,
+    environment_assignments,
+)
 from ocfpy.service import PidfileService, default_pidfile
 
 WEBAPPS = ("mgmt", "engine", "etl", "retrieval")
@@ -33,6 +40,26 @@ def _host(value):
         raise ValueError(f"must be a numeric IPv4 address, not {value!r}")
 
 
+def _separate_bases(values):
+    """Four Tomcats need four CATALINA_BASEs: a given catalina_base must contain {webapp}."""
+    if values.layout == "separate" and values.catalina_base and (
+            "{webapp}" not in values.catalina_base):
+        raise ParameterError("catalina_base", "must contain {webapp} when layout is separate")
+
+
+def _separate_ports(values):
+    """Four Tomcats on one host need four ports."""
+    if values.layout != "separate":
+        return
+    seen = {}
+    for app in WEBAPPS:
+        port = getattr(values, f"{app}_port")
+        if port in seen:
+            raise ParameterError(f"{app}_port", f"must differ from {seen[port]} ({port}) when "
+                                                "layout is separate")
+        seen[port] = f"{app}_port"
+
+
 def _port(name, default):
     return Parameter(name, "integer", default=str(default), minimum=1, maximum=65535,
                      unique_group=name, shortdesc=f"HTTP port of the {name[:-5]} webapp")
@@ -40,6 +67,7 @@ def _port(name, default):
 
 class ArchiverAgent(Agent):
     name = "archiver"
+    check_levels = (0, 10, 20)  # the OCF_CHECK_LEVEL depths its monitor tells apart
     shortdesc = "An EPICS Archiver Appliance (mgmt, engine, etl, retrieval)"
     longdesc = (
         "Runs one Archiver Appliance: its four webapps in one combined Tomcat or in four Tomcats "
@@ -55,6 +83,7 @@ class ArchiverAgent(Agent):
     )
     timeouts = dict(Agent.timeouts, start=300, stop=120, monitor=30)
     monitor_interval = 30
+    rules = (_separate_bases, _separate_ports)
     parameters = (
         Parameter("identity", required=True, check=_identity,
                   shortdesc="This appliance's identity (ARCHAPPL_MYIDENTITY)"),
@@ -91,7 +120,8 @@ class ArchiverAgent(Agent):
         _port("retrieval_port", 17668),
         Parameter("http_host", default="127.0.0.1", check=_host,
                   shortdesc="Address the monitor reaches the webapps on"),
-        Parameter("http_timeout", "integer", default="5000", minimum=100, reloadable=True,
+        Parameter("http_timeout", "integer", default="5000", minimum=100,
+                  maximum=PACEMAKER_MAX_MS, reloadable=True,
                   shortdesc="Milliseconds an HTTP request to a webapp may take"),
         Parameter("java_opts", default="", shortdesc="JAVA_OPTS of the Tomcats (heap size ...)"),
         Parameter("command", default="", check=command_line,
@@ -175,14 +205,6 @@ class ArchiverAgent(Agent):
 
         from ocfpy.service import find_executable
 
-        if self.params.layout == "separate" and self.params.catalina_base and (
-                "{webapp}" not in self.params.catalina_base):
-            raise OCFError(OCF.ERR_CONFIGURED, "parameter 'catalina_base' must contain {webapp} "
-                                               "when layout is separate")
-        ports = [self._port_of(app) for app in self.services]
-        if len(set(ports)) != len(ports):
-            raise OCFError(OCF.ERR_CONFIGURED, "the webapp ports must differ when layout is "
-                                               "separate")
         env = self._environment("mgmt")
         executable = self._argv()[0]
         if find_executable(executable, env["PATH"]) is None:
@@ -199,6 +221,9 @@ class ArchiverAgent(Agent):
                                f"CATALINA_BASE {self._catalina_base(app)} is not a directory here")
         for variable, folder in self._folders():
             parent = os.path.dirname(folder.rstrip("/")) or "/"
+            if os.path.lexists(folder) and not os.path.isdir(folder):
+                raise OCFError(OCF.ERR_INSTALLED, f"{variable} {folder} exists and is not a "
+                                                  "directory")
             if not os.path.isdir(folder) and not os.path.isdir(parent):
                 raise OCFError(OCF.ERR_INSTALLED, f"{variable} {folder} cannot be created: "
                                                   f"{parent} is not a directory")
@@ -238,10 +263,7 @@ class ArchiverAgent(Agent):
 
         for variable, folder in self._folders():
             if not os.path.isdir(folder):
-                os.makedirs(folder, mode=0o750, exist_ok=True)
-                self.log.info(f"created {variable} {folder}")
-                if self.params.user:
-                    _give_to_user(folder, self.params.user, variable)
+                self._create_folder(variable, folder)
         started = []
         try:
             for app in START_ORDER:
@@ -256,6 +278,28 @@ class ArchiverAgent(Agent):
             for service in reversed(started):
                 service.terminate(self)
             raise
+
+    def _create_folder(self, variable, folder):
+        """Make a missing storage folder (and its parents) walking from / through directory
+        descriptors: no symlink that somebody planted on the way is followed, and the folder
+        is given to `user` through its own descriptor, so a swap cannot redirect the chown."""
+        from ocfpy import safefile
+
+        owner = None
+        if self.params.user:
+            import pwd
+
+            entry = pwd.getpwnam(self.params.user)
+            owner = (entry.pw_uid, entry.pw_gid)
+        try:
+            created = safefile.make_directory(
+                folder, 0o750, trusted=safefile.trusted_uids((self.params.user,)), owner=owner)
+        except OSError as exc:
+            raise OCFError(OCF.ERR_GENERIC, f"{variable} {folder} cannot be created: "
+                                            f"{exc}") from None
+        for path in created:
+            self.log.info(f"created {variable} {path}" if path == folder else
+                          f"created {path} for {variable}")
 
     def start_failure_hint(self):
         return f" (log: {self.params.logfile})"
@@ -273,8 +317,9 @@ class ArchiverAgent(Agent):
         dead = [app for app, alive in running.items() if not alive]
         if dead:
             if self.request.action == "start":
-                # A JVM died while starting: fail the start at once, leaving nothing behind.
-                self.stop()
+                # A JVM died while starting: the start fails at once (NOT_RUNNING), and the
+                # start path stops the others. A monitor only observes.
+                self.log.warning(f"the Tomcat of {', '.join(dead)} died during start")
                 return OCF.NOT_RUNNING
             raise OCFError(OCF.ERR_GENERIC, f"the Tomcat of {', '.join(dead)} is not running "
                                             f"while {', '.join(a for a in running if running[a])} is")
@@ -307,32 +352,26 @@ class ArchiverAgent(Agent):
     def _get_json(self, app, call, unknown_ok=False):
         """GET /<app>/bpl/<call> within http_timeout: the decoded JSON, None for a 404 when
         unknown_ok, else OCFError(ERR_GENERIC) saying what went wrong."""
-        import http.client
-        import json
+        from ocfpy import httpget
 
         port = self._port_of(app)
         timeout = min(self.params.http_timeout / 1000.0, max(0.1, self.remaining() / 3))
         where = f"{app} webapp at {self.params.http_host}:{port}"
-        conn = http.client.HTTPConnection(self.params.http_host, port, timeout=timeout)
         try:
-            conn.request("GET", f"/{app}/bpl/{call}", headers={"Accept": "application/json"})
-            response = conn.getresponse()
-            body = response.read(1 << 20)
-        except OSError as exc:  # refused, reset, timed out
-            what = "did not answer" if "timed out" in str(exc) else f"failed ({exc})"
-            raise OCFError(OCF.ERR_GENERIC, f"{where} {what} within {timeout:.1f}s") from None
-        except http.client.HTTPException as exc:
-            raise OCFError(OCF.ERR_GENERIC, f"{where} sent a broken HTTP answer "
-                                            f"({type(exc).__name__})") from None
-        finally:
-            conn.close()
-        if response.status == 404 and unknown_ok:
+            status, body = httpget.get(self.params.http_host, port, f"/{app}/bpl/{call}",
+                                       timeout)
+        except httpget.HTTPTimeout:
+            raise OCFError(OCF.ERR_GENERIC, f"{where} did not answer within {timeout:.1f}s") \
+                from None
+        except httpget.HTTPFailure as exc:
+            raise OCFError(OCF.ERR_GENERIC, f"{where} {exc}") from None
+        if status == 404 and unknown_ok:
             return None
-        if response.status != 200:
-            raise OCFError(OCF.ERR_GENERIC, f"{where} answered {call} with HTTP {response.status}")
+        if status != 200:
+            raise OCFError(OCF.ERR_GENERIC, f"{where} answered {call} with HTTP {status}")
         try:
-            return json.loads(body)
-        except ValueError:
+            return httpget.parse_json(body)
+        except (ValueError, UnicodeDecodeError):
             raise OCFError(OCF.ERR_GENERIC, f"{where} answered {call} with non-JSON") from None
 
     def reload_agent(self):
@@ -340,29 +379,10 @@ class ArchiverAgent(Agent):
         return OCF.SUCCESS
 
 
-def _give_to_user(folder, user, variable):
-    """chown the folder start just made, through a descriptor opened without following a
-    symlink: whoever may write in its parent can swap it for a link meanwhile, and a chown by
-    name would then hand the link's target (any file of root's) to `user`."""
-    import os
-    import pwd
-
-    entry = pwd.getpwnam(user)
-    try:
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-    except OSError as exc:
-        raise OCFError(OCF.ERR_GENERIC, f"{variable} {folder} changed while start created it "
-                                        f"({exc.strerror}); not giving it to {user}") from None
-    try:
-        os.fchown(fd, entry.pw_uid, entry.pw_gid)
-    finally:
-        os.close(fd)
-
-
 def _quote(text):
-    from urllib.parse import quote
+    from ocfpy.httpget import quote
 
-    return quote(text, safe="")
+    return quote(text)
 
 
 def main():

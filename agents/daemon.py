@@ -8,6 +8,7 @@ escalates from the stop signal to SIGKILL of the whole session inside the stop t
 from ocfpy.agent import Agent
 from ocfpy.codes import OCF, OCFError
 from ocfpy.nodecheck import require_directory, require_user
+from ocfpy.numbers import PACEMAKER_MAX_MS, PACEMAKER_MAX_S
 from ocfpy.params import (
     Parameter,
     absolute_path,
@@ -22,6 +23,7 @@ STOP_SIGNALS = {"TERM": 15, "INT": 2, "HUP": 1, "QUIT": 3, "USR1": 10, "USR2": 1
 
 class DaemonAgent(Agent):
     name = "daemon"
+    check_levels = (0, 10)  # the OCF_CHECK_LEVEL depths its monitor tells apart
     shortdesc = "Runs a command as a supervised daemon"
     longdesc = (
         "Starts a command in its own session, records its identity (pid, start time, boot) in a "
@@ -51,16 +53,20 @@ class DaemonAgent(Agent):
                   shortdesc="File that receives the daemon's stdout and stderr (appended)"),
         Parameter("stop_signal", "select", default="TERM", choices=tuple(STOP_SIGNALS),
                   shortdesc="Signal that asks the daemon to stop"),
-        Parameter("kill_after", "integer", default="0", minimum=0, reloadable=True,
+        Parameter("kill_after", "integer", default="0", minimum=0, maximum=PACEMAKER_MAX_S,
+                  reloadable=True,
                   shortdesc="Seconds before SIGKILL follows the stop signal",
                   longdesc="Seconds to wait after the stop signal before SIGKILL; 0 waits half "
                            "of the stop timeout."),
-        Parameter("start_settle", "integer", default="500", minimum=0, reloadable=True,
+        Parameter("start_settle", "integer", default="500", minimum=0,
+                  maximum=PACEMAKER_MAX_MS, reloadable=True,
                   shortdesc="Milliseconds the daemon must stay up for start to succeed"),
         Parameter("monitor_command", default="", check=command_line, reloadable=True,
                   shortdesc="Health check for OCF_CHECK_LEVEL 10 and up",
-                  longdesc="A command run (without a shell) by monitors of depth 10 or more; "
-                           "a non-zero exit or running past the monitor timeout is a failure."),
+                  longdesc="A command run (without a shell) by monitors of depth 10 or more, "
+                           "as the daemon's user, in its cwd, with its environment and umask; "
+                           "a non-zero exit or running past the monitor timeout is a failure, "
+                           "reported with the last line it printed."),
     )
 
     def __init__(self, request, log):
@@ -115,22 +121,26 @@ class DaemonAgent(Agent):
         return OCF.SUCCESS
 
     def _health_check(self):
+        """monitor_command as the daemon's user, in its cwd, with its environment and umask,
+        within the time left; its last output lines are logged, the last one is the reason."""
         import shlex
-        import subprocess
+
+        from ocfpy.process import SpawnError, run_command
 
         argv = shlex.split(self.params.monitor_command)
         _, env = self._argv_and_env()
         budget = max(0.5, self.remaining())
         try:
-            done = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL,
-                                  capture_output=True, timeout=budget)
-        except subprocess.TimeoutExpired:
-            raise OCFError(OCF.ERR_GENERIC,
-                           f"monitor_command did not answer within {budget:.1f}s") from None
-        except OSError as exc:
-            raise OCFError(OCF.ERR_GENERIC, f"monitor_command cannot run: {exc.strerror}") from None
-        if done.returncode != 0:
-            raise OCFError(OCF.ERR_GENERIC, f"monitor_command exited with {done.returncode}")
+            finished = run_command(argv, timeout=budget, log=self.log, cwd=self.params.cwd,
+                                   umask=int(self.params.umask, 8), user=self.params.user,
+                                   env=env)
+        except SpawnError as exc:
+            raise OCFError(OCF.ERR_GENERIC, f"monitor_command cannot run: {exc}") from None
+        if finished.status != 0:
+            how = (f"did not answer within {budget:.1f}s" if finished.status is None
+                   else finished.how)
+            said = f": {finished.gist}" if finished.gist else ""
+            raise OCFError(OCF.ERR_GENERIC, f"monitor_command {how}{said}")
 
     def reload_agent(self):
         # Every reloadable parameter is read afresh by each operation: nothing to apply.

@@ -15,6 +15,7 @@ COMPONENT = "ag"
 
 class DuccAgentAgent(Agent):
     name = "ducc-agent"
+    check_levels = (0,)  # the OCF_CHECK_LEVEL depths its monitor tells apart
     shortdesc = "The DUCC agent daemon of one node"
     longdesc = (
         "Runs the node's DUCC agent through DUCC_HOME/admin/ducc.py -c ag -b --nodup and "

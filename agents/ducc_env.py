@@ -26,6 +26,21 @@ MARKS = {
     "ag": ("equal", DEPLOY + "agent"),
 }
 HEAD_COMPONENTS = ("broker", "or", "rm", "pm", "sm", "ws", "db")
+# How DUCC's admin scripts (python2) end, in words: 1 is their usage/refusal exit, the others
+# come from the interpreter or the shell that runs them.
+EXIT_MEANINGS = {
+    1: "refused (usage, bad arguments or a node check)",
+    2: "python could not run the script",
+    126: "not executable",
+    127: "interpreter not found (DUCC's admin scripts need python2)",
+}
+
+
+def exit_meaning(status):
+    """What an exit status of DUCC's admin scripts means, in words."""
+    if status < 0:
+        return f"killed by signal {-status}"
+    return EXIT_MEANINGS.get(status, f"unexpected exit status {status}")
 
 
 def components_check(allowed):
@@ -134,30 +149,109 @@ class DuccEnvironment:
 
         argv = [self.script, "-c", component, "-b", "--nodup"]
         try:
-            status = run_to_completion(argv, timeout=timeout, log=self.agent.log, cwd=self.home,
-                                       user=self.params.user, env=self.environment(),
-                                       logfile=self.logfile())
+            status, lines = run_to_completion(argv, timeout=timeout, log=self.agent.log,
+                                              cwd=self.home, user=self.params.user,
+                                              env=self.environment(), logfile=self.logfile())
         except SpawnError as exc:
             raise OCFError(OCF.ERR_GENERIC, str(exc)) from None
+        said = f": {lines[-1][:200]}" if lines else ""
         if status is None:
-            raise OCFError(OCF.ERR_GENERIC, f"ducc.py -c {component} did not return in time "
-                                            f"(log: {self.logfile()})")
+            raise OCFError(OCF.ERR_GENERIC, f"ducc.py -c {component} did not return in time"
+                                            f"{said} (log: {self.logfile()})")
         if status != 0:
-            raise OCFError(OCF.ERR_GENERIC, f"ducc.py -c {component} exited {status} "
-                                            f"(log: {self.logfile()})")
+            raise OCFError(OCF.ERR_GENERIC, f"ducc.py -c {component}: {exit_meaning(status)} "
+                                            f"(exit {status}, log {self.logfile()}){said}")
 
     def stop(self, components):
-        """SIGTERM (then SIGKILL) every daemon of ours among `components`."""
+        """DUCC's own orderly shutdown first, then signals, all inside the stop timeout.
+
+        A node agent ("ag") is quiesced first, as `stop_ducc -q -c agent@HOST` does (when
+        DUCC_HOME/admin/stop_ducc exists), and gets up to a quarter of the time for the work it
+        runs to finish. Every daemon then gets SIGINT, what `stop_ducc -c COMPONENT@HOST` sends
+        (DUCC's shutdown hook), and up to half of what is left; whatever outlives it gets
+        SIGTERM, then SIGKILL. A daemon that cannot act on a request (stopped, state T) goes
+        straight to the signals.
+        """
+        import signal
         import time
+
+        from ocfpy.process import STOPPED_GRACE, cannot_obey
 
         from . import procscan
 
-        found = [identity for identities in running(self.home, components).values()
-                 for identity in identities]
-        if not found:
+        found = running(self.home, components)
+        daemons = [identity for identities in found.values() for identity in identities]
+        hung = [identity for identity in daemons if cannot_obey(identity)]
+        if hung:
+            self.agent.log.warning(f"DUCC daemons {[i.pid for i in hung]} are stopped (state T): "
+                                   "straight to signals")
+            now = time.monotonic()
+            procscan.stop_all(hung, kill_at=now + min(STOPPED_GRACE, self.agent.remaining() / 4),
+                              give_up_at=self.agent.deadline, log=self.agent.log)
+        if found.get("ag") and not any(i in hung for i in found["ag"]):
+            self._quiesce_agent(found["ag"])
+        polite = [identity for identity in daemons if identity not in hung]
+        if polite:
+            self.agent.log.info(f"asking DUCC daemons {[i.pid for i in polite]} to shut down "
+                                f"(SIGINT, as stop_ducc does)")
+            _signal(polite, signal.SIGINT)
+            until = time.monotonic() + max(0.0, self.agent.remaining()) / 2
+            while any(i.alive() for i in polite) and time.monotonic() < until:
+                time.sleep(0.05)
+        left = [identity for identity in daemons if identity.alive()]
+        if not left:
             return
         now = time.monotonic()
-        left = procscan.stop_all(found, kill_at=now + max(0.0, self.agent.remaining()) / 2,
+        left = procscan.stop_all(left, kill_at=now + max(0.0, self.agent.remaining()) / 2,
                                  give_up_at=self.agent.deadline, log=self.agent.log)
         if left:
             raise OCFError(OCF.ERR_GENERIC, f"DUCC processes {left} survived SIGKILL")
+
+    def _quiesce_agent(self, agents):
+        """stop_ducc -q -c agent@HOST, then wait (a quarter of the time left at most) until the
+        agent runs no work (no child process). A failed quiesce is a warning: signals follow."""
+        import time
+
+        from ocfpy.process import SpawnError, run_to_completion
+
+        stop_ducc = os.path.join(self.home, "admin", "stop_ducc")
+        if not os.access(stop_ducc, os.X_OK):
+            return
+        budget = max(0.0, self.agent.remaining()) / 4
+        until = time.monotonic() + budget
+        node = os.uname().nodename
+        argv = [stop_ducc, "-q", "-c", f"agent@{node}"]
+        try:
+            status, lines = run_to_completion(argv, timeout=budget, log=self.agent.log,
+                                              cwd=self.home, user=self.params.user,
+                                              env=self.environment(), logfile=self.logfile())
+        except SpawnError as exc:
+            self.agent.log.warning(f"cannot quiesce the DUCC agent ({exc}); stopping it")
+            return
+        if status != 0:
+            how = "timed out" if status is None else exit_meaning(status)
+            said = f": {lines[-1]}" if lines else ""
+            self.agent.log.warning(f"stop_ducc -q {how}{said}; stopping the agent without it")
+            return
+        self.agent.log.info(f"quiesced the DUCC agent on {node}")
+        while time.monotonic() < until and any(_children(i) for i in agents):
+            time.sleep(0.1)
+
+
+def _children(identity):
+    """Pids of the live children of a process (the work a DUCC agent runs)."""
+    from ocfpy.identity import all_stats
+
+    if not identity.alive():
+        return []
+    return [stat.pid for stat in all_stats() if stat.ppid == identity.pid and stat.alive]
+
+
+def _signal(identities, signum):
+    """Send signum to each process that is still the one found."""
+    for identity in identities:
+        if identity.alive():
+            try:
+                os.kill(identity.pid, signum)
+            except ProcessLookupError:
+                pass

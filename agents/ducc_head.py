@@ -18,7 +18,7 @@ import os
 
 from ocfpy.agent import Agent
 from ocfpy.codes import OCF, OCFError
-from ocfpy.params import Parameter
+from ocfpy.params import Parameter, ParameterError
 
 from . import ducc_env
 
@@ -49,29 +49,58 @@ def _interface(value):
         raise ValueError(f"must be a network interface name, not {value!r}")
 
 
+def _vip_for_interface(values):
+    if values.vip_interface and not values.vip:
+        raise ParameterError("vip", "must be set when vip_interface is (the address to add)")
+
+
+def _prefix_fits_vip(values):
+    if values.vip and ":" not in values.vip and values.vip_prefix > 32:
+        raise ParameterError("vip_prefix", f"is {values.vip_prefix}, too long for IPv4 "
+                                           f"vip {values.vip} (at most 32)")
+
+
 class StateFile:
-    """role and whether we added the VIP, in a file only this agent writes."""
+    """role and whether we added the VIP, in a file only this agent writes.
+
+    Read, replaced and removed through ocfpy.safefile: a regular file of root's in a directory
+    only root can write; the check that it is ours and the change happen on one open directory.
+    """
 
     def __init__(self, path):
         self.path = path
 
-    def read(self):
-        try:
-            with open(self.path) as f:
-                lines = f.read().splitlines()
-        except FileNotFoundError:
-            return {}
+    def _parse(self, data):
+        lines = data.decode("utf-8", "replace").splitlines()
         if not lines or lines[0] != STATE_MARKER:
             raise OCFError(OCF.ERR_GENERIC, f"{self.path} exists and was not written by ocfpy")
         return dict(line.partition("=")[::2] for line in lines[1:])
 
+    def _refused(self, exc):
+        return OCFError(OCF.ERR_GENERIC, f"state file {self.path}: {exc}")
+
+    def read(self):
+        from ocfpy import safefile
+
+        try:
+            data = safefile.read(self.path)
+        except OSError as exc:
+            raise self._refused(exc) from None
+        return {} if data is None else self._parse(data)
+
     def write(self, values):
-        os.makedirs(os.path.dirname(self.path), mode=0o755, exist_ok=True)
-        self.read()
-        from ocfpy.pidfile import write_atomically
+        from ocfpy import safefile
 
         text = STATE_MARKER + "\n" + "".join(f"{k}={v}\n" for k, v in values.items())
-        write_atomically(self.path, text.encode())
+        directory, name = os.path.split(self.path)
+        try:
+            with safefile.Directory(directory, create=True) as handle:
+                existing = handle.read(name)
+                if existing is not None:
+                    self._parse(existing)  # refuses a file that is not ours
+                handle.replace(name, text.encode())
+        except OSError as exc:
+            raise self._refused(exc) from None
 
     def update(self, **changes):
         values = self.read()
@@ -79,11 +108,35 @@ class StateFile:
         self.write(values)
 
     def remove(self):
-        self.read()  # refuses a file that is not ours
+        from ocfpy import safefile
+
         try:
-            os.unlink(self.path)
-        except FileNotFoundError:
-            pass
+            safefile.remove(self.path, self._parse)  # _parse refuses a file that is not ours
+        except OSError as exc:
+            raise self._refused(exc) from None
+
+
+def _fetch_status(url, timeout):
+    """The first 4 KiB of the body at url, as text; OSError when there is none. Plain http://
+    goes through ocfpy.httpget (one socket); https:// needs urllib and ssl."""
+    scheme, _, rest = url.partition("://")
+    hostport, _, path = rest.partition("/")
+    host, colon, port = hostport.rpartition(":") if ":" in hostport else (hostport, "", "80")
+    if scheme != "http" or "[" in hostport or not port.isdigit() or not host:
+        from urllib.request import urlopen
+
+        with urlopen(url, timeout=timeout) as reply:
+            return reply.read(4096).decode("utf-8", "replace")
+    from ocfpy import httpget
+
+    try:
+        status, body = httpget.get(host, int(port), "/" + path, timeout, accept="*/*",
+                                   limit=1 << 16)
+    except httpget.HTTPFailure as exc:
+        raise OSError(str(exc)) from None
+    if status != 200:
+        raise OSError(f"HTTP Error {status}")
+    return body[:4096].decode("utf-8", "replace")
 
 
 def _parse_daemons(text):
@@ -100,6 +153,7 @@ def _parse_daemons(text):
 
 class DuccHeadAgent(Agent):
     name = "ducc-head"
+    check_levels = (0, 10, 20)  # the OCF_CHECK_LEVEL depths its monitor tells apart
     shortdesc = "Reliable DUCC head node daemons (promoted = master)"
     longdesc = (
         "Runs the DUCC head daemons (broker, orchestrator, rm, pm, sm, ws by default) on a head "
@@ -134,6 +188,7 @@ class DuccHeadAgent(Agent):
                   reloadable=True, shortdesc="Milliseconds the status_url may take"),
     )
     timeouts = dict(Agent.timeouts, start=120, stop=120, promote=30, demote=30)
+    rules = (_vip_for_interface, _prefix_fits_vip)
 
     def __init__(self, request, log):
         super().__init__(request, log)
@@ -147,11 +202,6 @@ class DuccHeadAgent(Agent):
 
     def validate(self):
         self.ducc.validate()
-        if self.params.vip_interface and not self.params.vip:
-            raise OCFError(OCF.ERR_CONFIGURED, "vip_interface is set but vip is not")
-        if self.params.vip and ":" not in self.params.vip and self.params.vip_prefix > 32:
-            raise OCFError(OCF.ERR_CONFIGURED,
-                           f"vip_prefix {self.params.vip_prefix} is too long for IPv4 {self.params.vip}")
 
     # Life cycle.
     def start(self):
@@ -219,14 +269,11 @@ class DuccHeadAgent(Agent):
 
     def _check_status(self, promoted):
         """The web server must agree: master on the promoted head, backup elsewhere."""
-        from urllib.request import urlopen
-
         expected = "master" if promoted else "backup"
         failed = OCF.FAILED_PROMOTED if promoted else OCF.ERR_GENERIC
         timeout = min(self.params.status_timeout / 1000.0, max(0.1, self.remaining() / 2))
         try:
-            with urlopen(self.params.status_url, timeout=timeout) as reply:
-                answer = reply.read(4096).decode("utf-8", "replace").strip().lower()
+            answer = _fetch_status(self.params.status_url, timeout).strip().lower()
         except OSError as exc:
             raise OCFError(failed, f"status_url {self.params.status_url}: "
                                    f"{getattr(exc, 'reason', None) or exc}") from None
@@ -263,8 +310,13 @@ class DuccHeadAgent(Agent):
 
         The promoted head scores 10 more, so it stays put; so does a head that already holds
         the VIP when it first advertises (say keepalived put it there before Pacemaker ran).
-        The VIP is looked up (pyroute2) only then, never on every monitor.
+        The VIP is looked up (pyroute2) only then, never on every monitor. An agent not run by
+        Pacemaker (no OCF_RESKEY_crm_feature_set, which the cluster passes to every operation:
+        ocf-tester, a shell) has no cluster to advertise to, and crm_attribute would fail on
+        every monitor: it is not called.
         """
+        if "OCF_RESKEY_crm_feature_set" not in self.request.environ:
+            return
         state = self.state.read()
         role = state.get("role", "unpromoted")
         if state.get("score") and state.get("score_role") == role:

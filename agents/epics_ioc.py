@@ -6,10 +6,11 @@ cluster. The IOC child's identity is recorded next to the pidfile at start, so a
 or was replaced by one procServ respawned (^X/^T on the console), is a failure.
 
 Monitor depths: 0 reads /proc only (procServ and its IOC child are the ones this resource
-started); 10 reads the heartbeat PV over Channel Access within ca_timeout (caproto, loaded only
-then; optionally the IOC's pid PV against the local child); 20 lists the boot directory and reads
-the startup script in a child process with a deadline, so a stale NFS mount is reported while
-the IOC still runs rather than when it cannot restart.
+started); 10 reads the heartbeat PV (and the IOC's pid PV, compared with the local child) over
+Channel Access within ca_timeout, with ocfpy.ca (one UDP search, one TCP circuit, no client
+library); 20 lists the boot directory and reads the startup script in a forked child with a
+deadline, so a stale NFS mount is reported while the IOC still runs rather than when it cannot
+restart.
 """
 
 from ocfpy import pidfile
@@ -17,6 +18,7 @@ from ocfpy.agent import Agent
 from ocfpy.codes import OCF, OCFError
 from ocfpy.identity import Identity, read_stat
 from ocfpy.nodecheck import require_user
+from ocfpy.numbers import PACEMAKER_MAX_MS, PACEMAKER_MAX_S
 from ocfpy.params import Parameter, absolute_path, command_line, environment_assignments
 from ocfpy.service import PidfileService, default_pidfile
 
@@ -44,6 +46,49 @@ def parse_console(value):
     return "tcp", host, int(port)
 
 
+def ipv4_address(value):
+    """Check an IOC's own address: empty, or a numeric IPv4 address (IPaddr2's ip)."""
+    if value:
+        parts = value.split(".")
+        if len(parts) != 4 or not all(p.isdigit() and p.isascii() and int(p) < 256
+                                      for p in parts):
+            raise ValueError(f"must be a numeric IPv4 address, not {value!r}")
+
+
+# The ports an EPICS 7 IOC serves when nothing pins them: Channel Access (TCP and UDP search),
+# pvAccess (TCP; UDP search on the broadcast port).
+CA_SERVER_PORT, PVA_SERVER_PORT, PVA_BROADCAST_PORT = 5064, 5075, 5076
+
+
+def server_endpoints(params):
+    """(address or '', CA port, pvAccess TCP port) an IOC with these parameters (a dict of
+    parameter values as written, defaults for missing ones) serves on.
+
+    The one rule the agent starts the IOC by and ocfgen writes the firewall by: `address`
+    binds the CA and pvAccess servers to the IOC's own address (EPICS_CAS_INTF_ADDR_LIST,
+    EPICS_PVAS_INTF_ADDR_LIST); `ca_port` and `pva_port` pin the servers' ports
+    (EPICS_CAS_SERVER_PORT, EPICS_PVAS_SERVER_PORT); 0 leaves EPICS's default, or what the
+    `environment` parameter sets.
+    """
+    from ocfpy.params import parse_environment
+
+    env = parse_environment(params.get("environment", ""))
+
+    def port(name, variables, default):
+        given = int(params.get(name) or 0)
+        if given:
+            return given
+        for variable in variables:
+            if env.get(variable, "").isdigit():
+                return int(env[variable])
+        return default
+
+    return (params.get("address", ""),
+            port("ca_port", ("EPICS_CAS_SERVER_PORT", "EPICS_CA_SERVER_PORT"), CA_SERVER_PORT),
+            port("pva_port", ("EPICS_PVAS_SERVER_PORT", "EPICS_PVA_SERVER_PORT"),
+                 PVA_SERVER_PORT))
+
+
 def pv_name(value):
     if any(c.isspace() for c in value) or not value.isascii() or len(value) > 60:
         raise ValueError(f"is not a Channel Access PV name: {value!r}")
@@ -56,6 +101,7 @@ def ioc_name(value):
 
 class EpicsIocAgent(Agent):
     name = "epics-ioc"
+    check_levels = (0, 10, 20)  # the OCF_CHECK_LEVEL depths its monitor tells apart
     shortdesc = "An EPICS IOC run under procServ"
     longdesc = (
         "Starts an EPICS IOC from its boot directory under procServ (console on a local port or "
@@ -90,8 +136,30 @@ class EpicsIocAgent(Agent):
         Parameter("console", default="7001", unique_group="console", check=console_endpoint,
                   shortdesc="procServ console: PORT, IP:PORT or unix:PATH",
                   longdesc="Where procServ's console listens. A bare port is bound to "
-                           "127.0.0.1; give 0.0.0.0:PORT to listen on every interface. "
-                           "unix:PATH uses a unix socket (unix:@NAME an abstract one)."),
+                           "127.0.0.1 (to `address` when the IOC has one); give 0.0.0.0:PORT "
+                           "to listen on every interface. unix:PATH uses a unix socket "
+                           "(unix:@NAME an abstract one)."),
+        Parameter("address", default="", check=ipv4_address,
+                  shortdesc="The IOC's own IPv4 address (its CA and pvAccess servers bind it)",
+                  longdesc="An address that moves with the IOC (an IPaddr2 started before it, "
+                           "in the same group: ocfgen makes both from a resource's `address`). "
+                           "The IOC's Channel Access and pvAccess servers bind only this "
+                           "address (EPICS_CAS_INTF_ADDR_LIST, EPICS_PVAS_INTF_ADDR_LIST), so "
+                           "every IOC keeps the standard ports and is reached by its address "
+                           "wherever it runs; a bare console port binds it too; the agent's own "
+                           "Channel Access check asks this address. Empty: the node's "
+                           "addresses."),
+        Parameter("ca_port", "integer", default="0", minimum=0, maximum=65535,
+                  shortdesc="Channel Access server port (0: EPICS's 5064)",
+                  longdesc="EPICS_CAS_SERVER_PORT of the IOC: its UDP search port and the TCP "
+                           "port it serves on. Several IOCs sharing a node's addresses each need "
+                           "their own: a CA server whose TCP port is taken serves on a random "
+                           "one that no firewall rule can name. ocfgen's firewall opens it."),
+        Parameter("pva_port", "integer", default="0", minimum=0, maximum=65535,
+                  shortdesc="pvAccess server TCP port (0: EPICS's 5075)",
+                  longdesc="EPICS_PVAS_SERVER_PORT of the IOC (EPICS 7 IOCs serve pvAccess "
+                           "through QSRV; UDP searches arrive on the shared broadcast port "
+                           "5076). Like ca_port, one per IOC on shared addresses."),
         Parameter("logfile", default="", check=absolute_path,
                   shortdesc="Console log file of the IOC (procServ -L); empty for none"),
         Parameter("user", default="", shortdesc="User that runs procServ and the IOC (empty: root)"),
@@ -105,7 +173,8 @@ class EpicsIocAgent(Agent):
                   shortdesc="PV read at monitor depth 10 (e.g. devIocStats' <IOC>:HEARTBEAT)",
                   longdesc="A PV the IOC serves, read over Channel Access by monitors of depth "
                            "10 and by start before it reports success; empty: no CA check."),
-        Parameter("heartbeat_stall", "integer", default="0", minimum=0, reloadable=True,
+        Parameter("heartbeat_stall", "integer", default="0", minimum=0,
+                  maximum=PACEMAKER_MAX_S, reloadable=True,
                   shortdesc="Seconds the heartbeat may stay unchanged (0: not checked)",
                   longdesc="A deadlocked IOC can still answer Channel Access while its scan "
                            "threads hang: when the heartbeat PV keeps one value for longer than "
@@ -116,15 +185,18 @@ class EpicsIocAgent(Agent):
                   shortdesc="PV holding the IOC's process id (devIocStats' <IOC>:PROCESS_ID)",
                   longdesc="At depth 10 its value must equal the pid of the local IOC process, "
                            "which catches another host serving the same PV names."),
-        Parameter("ca_timeout", "integer", default="2000", minimum=100, reloadable=True,
+        Parameter("ca_timeout", "integer", default="2000", minimum=100,
+                  maximum=PACEMAKER_MAX_MS, reloadable=True,
                   shortdesc="Milliseconds a Channel Access read may take"),
-        Parameter("boot_timeout", "integer", default="3000", minimum=100, reloadable=True,
+        Parameter("boot_timeout", "integer", default="3000", minimum=100,
+                  maximum=PACEMAKER_MAX_MS, reloadable=True,
                   shortdesc="Milliseconds reading the boot directory and startup script may take"),
         Parameter("stop_command", default="exit", reloadable=True,
                   shortdesc="Console line that shuts the IOC down",
                   longdesc="Typed on the IOC console at stop: 'exit' for the IOC shell, "
                            "'exit()' for a pythonSoftIOC shell; empty: go straight to signals."),
-        Parameter("shutdown_timeout", "integer", default="10", minimum=0, reloadable=True,
+        Parameter("shutdown_timeout", "integer", default="10", minimum=0,
+                  maximum=PACEMAKER_MAX_S, reloadable=True,
                   shortdesc="Seconds the IOC gets to exit after the stop command",
                   longdesc="At most half of the stop timeout; then procServ and the IOC are "
                            "sent SIGTERM and, if they outlive it, SIGKILL."),
@@ -151,7 +223,43 @@ class EpicsIocAgent(Agent):
     def _environment(self):
         from ocfpy.service import service_environment
 
-        return service_environment(self.request.environ, self.params.environment)
+        env = service_environment(self.request.environ, self.params.environment)
+        env.update(self._server_settings())
+        return env
+
+    def _server_settings(self):
+        """The EPICS_CAS_*/EPICS_PVAS_* settings that bind the IOC's servers where the
+        `address`, `ca_port` and `pva_port` parameters say (server_endpoints)."""
+        settings = {}
+        if self.params.address:
+            settings["EPICS_CAS_INTF_ADDR_LIST"] = self.params.address
+            settings["EPICS_PVAS_INTF_ADDR_LIST"] = self.params.address
+        if self.params.ca_port:
+            settings["EPICS_CAS_SERVER_PORT"] = str(self.params.ca_port)
+        if self.params.pva_port:
+            settings["EPICS_PVAS_SERVER_PORT"] = str(self.params.pva_port)
+        return settings
+
+    def _ca_client_settings(self):
+        """EPICS_CA_* for the agent's own Channel Access check: the `environment` parameter's,
+        and, when the IOC has its own address or port, a search of exactly that server."""
+        from ocfpy.params import parse_environment
+
+        settings = {name: value for name, value in
+                    parse_environment(self.params.environment).items()
+                    if name.startswith("EPICS_CA_")}
+        if self.params.address or self.params.ca_port:
+            address, port, _ = server_endpoints(self.params.as_dict())
+            settings["EPICS_CA_ADDR_LIST"] = f"{address or '127.0.0.1'}:{port}"
+            settings["EPICS_CA_AUTO_ADDR_LIST"] = "NO"
+        return settings
+
+    def _console(self):
+        """parse_console of the console parameter, a bare port bound to `address` if given."""
+        kind, where, port = parse_console(self.params.console)
+        if kind == "tcp" and self.params.address and ":" not in self.params.console:
+            where = self.params.address
+        return kind, where, port
 
     def _argv(self, env):
         import shlex
@@ -162,7 +270,7 @@ class EpicsIocAgent(Agent):
         if procserv is None:
             raise OCFError(OCF.ERR_INSTALLED,
                            f"procServ ({self.params.procserv!r}) is not an executable on this node")
-        kind, where, port = parse_console(self.params.console)
+        kind, where, port = self._console()
         endpoint = f"unix:{where}" if kind == "unix" else f"{where}:{port}"
         argv = [procserv, "-f", "--noautorestart", "-q", "-n", self.params.ioc_name,
                 "-c", self.params.boot_dir]
@@ -279,37 +387,64 @@ class EpicsIocAgent(Agent):
     def stop(self):
         import time
 
+        from ocfpy.process import STOPPED_GRACE, cannot_obey, terminate
+
         leader = self.service.leader()
         iocs = self._live_iocs(leader)
-        if leader is not None and iocs and self.params.stop_command:
-            grace = min(self.params.shutdown_timeout, max(0.0, self.remaining()) / 2)
-            console = self._type_on_console(self.params.stop_command)
-            if console is not None:
-                # Stay connected while the IOC shuts down: closing a socket with unread data
-                # resets it, and procServ may then drop the line before the IOC has read it.
-                with console:
-                    until = time.monotonic() + grace
-                    while any(i.alive() for i in iocs) and time.monotonic() < until:
-                        _drain(console)
-                        time.sleep(0.05)
-                    _drain(console)
-                if not any(i.alive() for i in iocs):
-                    self.log.info(f"IOC {self.params.ioc_name} exited on {self.params.stop_command!r}")
+        deaf = [(ioc, why) for ioc in iocs for why in (cannot_obey(ioc),) if why]
+        if leader is not None and cannot_obey(leader):
+            self.log.warning(f"procServ pid {leader.pid} is {cannot_obey(leader)}: its console "
+                             "cannot pass the stop command on; straight to signals")
+            deaf.append((leader, cannot_obey(leader)))
+        for ioc, why in deaf:
+            if ioc is leader:
+                continue  # stopped below, with its session
+            # A stopped IOC cannot read the stop command and procServ's own SIGTERM to it would
+            # stay pending: signal it first (SIGTERM with SIGCONT, then SIGKILL).
+            self.log.warning(f"IOC pid {ioc.pid} is {why}: straight to signals")
+            terminate(ioc, kill_at=time.monotonic() + min(STOPPED_GRACE,
+                                                          max(0.0, self.remaining()) / 4),
+                      give_up_at=self.deadline, log=self.log)
+        if leader is not None and iocs and not deaf and self.params.stop_command:
+            self._stop_on_console(iocs)
         self.service.terminate(self)
         for ioc in iocs:
             if ioc.alive():
                 # procServ is gone (or was SIGKILLed) and left the IOC behind: stop it directly.
-                from ocfpy.process import terminate
-
                 left = terminate(ioc, kill_at=time.monotonic() + max(0.0, self.remaining()) / 2,
                                  give_up_at=self.deadline, log=self.log)
                 if left:
                     raise OCFError(OCF.ERR_GENERIC, f"IOC processes {left} survived SIGKILL")
         pidfile.remove(self.child_path)
-        if _read_heartbeat(self.service.path + ".heartbeat") not in (None, _FOREIGN):
-            import os
+        _remove_heartbeat(self.service.path + ".heartbeat")
+        from ocfpy.agents.bootwatch import BootWatch
 
-            os.unlink(self.service.path + ".heartbeat")
+        BootWatch(self.service.path, self.request.instance, self.log).forget()
+
+    def _stop_on_console(self, iocs):
+        """Type the stop command and give the IOC shutdown_timeout to exit; give up early when
+        the console sends nothing back at all (procServ itself hung)."""
+        import time
+
+        grace = min(self.params.shutdown_timeout, max(0.0, self.remaining()) / 2)
+        console = self._type_on_console(self.params.stop_command)
+        if console is None:
+            return
+        # Stay connected while the IOC shuts down: closing a socket with unread data resets
+        # it, and procServ may then drop the line before the IOC has read it.
+        with console:
+            began = time.monotonic()
+            heard = 0
+            while any(i.alive() for i in iocs) and time.monotonic() < began + grace:
+                heard += _drain(console)
+                if not heard and time.monotonic() > began + CONSOLE_ANSWER:
+                    self.log.warning(f"the IOC console {self.params.console} sent nothing in "
+                                     f"{CONSOLE_ANSWER:.0f}s: straight to signals")
+                    return
+                time.sleep(0.05)
+            _drain(console)
+        if not any(i.alive() for i in iocs):
+            self.log.info(f"IOC {self.params.ioc_name} exited on {self.params.stop_command!r}")
 
     def _live_iocs(self, leader):
         """Identities of the recorded IOC child and any child procServ runs now (a respawn)."""
@@ -327,7 +462,7 @@ class EpicsIocAgent(Agent):
         """Send one line to the IOC through procServ's console: the connection, or None."""
         import socket
 
-        kind, where, port = parse_console(self.params.console)
+        kind, where, port = self._console()
         conn = None
         try:
             if kind == "unix":
@@ -364,9 +499,10 @@ class EpicsIocAgent(Agent):
                 raise OCFError(OCF.ERR_GENERIC, f"IOC pid {child.pid} was replaced by pid "
                                                 f"{current[0]} (respawned by procServ)")
             if self.request.action == "start":
-                # The IOC died while starting: fail the start at once, leaving nothing behind.
-                self.service.terminate(self)
-                pidfile.remove(self.child_path)
+                # The IOC died while starting: the start fails at once (NOT_RUNNING), and the
+                # start path stops the procServ left behind. A monitor only observes.
+                self.log.warning(f"IOC pid {child.pid} died during start; procServ pid "
+                                 f"{leader.pid} runs without it")
                 return OCF.NOT_RUNNING
             raise OCFError(OCF.ERR_GENERIC, f"IOC pid {child.pid} is gone; procServ pid "
                                             f"{leader.pid} runs without it")
@@ -374,19 +510,41 @@ class EpicsIocAgent(Agent):
         if self.params.heartbeat_pv and (level >= 10 or self.request.action == "start"):
             self._check_channel_access(child)
         if level >= 20:
-            problem = self._boot_problem()
-            if problem:
-                raise OCFError(OCF.ERR_GENERIC, problem)
+            self._check_boot_health()
         return OCF.SUCCESS
 
+    def _check_boot_health(self):
+        """Depth 20: a boot directory that stops answering marks this node unhealthy for the
+        IOC (agents.bootwatch) and leaves the running IOC alone; Pacemaker's node health moves
+        it. Without a cluster to tell (attrd_updater fails) the monitor fails instead."""
+        from ocfpy.agents.bootwatch import GREEN, RED, BootWatch, set_health
+
+        watch = BootWatch(self.service.path, self.request.instance, self.log)
+        checks = [("list", self.params.boot_dir), ("read", self._startup_path())]
+        healthy, why = watch.check(checks, min(self.params.boot_timeout / 1000.0,
+                                               max(0.1, self.remaining() / 2)))
+        problem = set_health(watch.attribute, GREEN if healthy else RED,
+                             timeout=max(0.5, self.remaining() / 2))
+        if healthy:
+            if problem:
+                self.log.warning(f"cannot mark the node healthy ({watch.attribute}): {problem}")
+            return
+        if problem:
+            self.log.warning(f"cannot mark the node unhealthy ({watch.attribute}): {problem}")
+            raise OCFError(OCF.ERR_GENERIC, why)
+        self.log.warning(f"{why}: node marked unhealthy ({watch.attribute}=red); the IOC keeps "
+                         f"running")
+
     def _check_channel_access(self, child):
+        """Read the heartbeat PV (and the pid PV) in one Channel Access exchange."""
         timeout = min(self.params.ca_timeout / 1000.0, max(0.1, self.remaining() / 3))
-        value = self._ca_read(self.params.heartbeat_pv, timeout, child)
+        values = self._ca_read([self.params.heartbeat_pv, self.params.pid_pv], timeout, child)
+        value = values[self.params.heartbeat_pv]
         self.log.debug(f"{self.params.heartbeat_pv} = {value}")
         if self.params.heartbeat_stall and self.request.action == "monitor":
             self._check_heartbeat_moves(value, child)
         if self.params.pid_pv:
-            served = self._ca_read(self.params.pid_pv, timeout, child)
+            served = values[self.params.pid_pv]
             try:
                 served_pid = int(served)
             except (TypeError, ValueError):
@@ -401,56 +559,58 @@ class EpicsIocAgent(Agent):
         The last value, when it was first seen and the IOC pid are kept next to the pidfile,
         in a file with a marker line, so a file that is not ours is never rewritten.
         """
+        import os
         import time
+
+        from ocfpy import safefile
 
         path = self.service.path + ".heartbeat"
         now = time.time()
-        seen = _read_heartbeat(path)
-        if seen is _FOREIGN:
-            raise OCFError(OCF.ERR_GENERIC, f"{path} exists and is not ours; cannot track the "
-                                            "heartbeat")
-        if seen and seen[0] == str(value) and seen[2] == child.pid:
-            stalled = now - seen[1]
-            if stalled > self.params.heartbeat_stall:
-                raise OCFError(OCF.ERR_GENERIC, f"{self.params.heartbeat_pv} has stayed at "
-                                                f"{value} for {stalled:.0f}s (a hung IOC?)")
-            return
-        pidfile.write_atomically(path, f"{HEARTBEAT_MARKER}\n{value}\n{now}\n{child.pid}\n".encode())
+        directory, name = os.path.split(path)
+        try:
+            # Read and replaced through one open directory only root can write (safefile).
+            with safefile.Directory(directory) as handle:
+                seen = _parse_heartbeat(handle.read(name, 4096))
+                if seen is _FOREIGN:
+                    raise OCFError(OCF.ERR_GENERIC, f"{path} exists and is not ours; cannot "
+                                                    "track the heartbeat")
+                if seen and seen[0] == str(value) and seen[2] == child.pid:
+                    stalled = now - seen[1]
+                    if stalled > self.params.heartbeat_stall:
+                        raise OCFError(OCF.ERR_GENERIC, f"{self.params.heartbeat_pv} has stayed "
+                                                        f"at {value} for {stalled:.0f}s (a hung "
+                                                        "IOC?)")
+                    return
+                text = f"{HEARTBEAT_MARKER}\n{value}\n{now}\n{child.pid}\n"
+                handle.replace(name, text.encode())
+        except OSError as exc:
+            raise OCFError(OCF.ERR_GENERIC, f"cannot track the heartbeat in {path}: "
+                                            f"{exc}") from None
 
-    def _ca_read(self, pv, timeout, child):
-        """The first element of pv's value; OCFError(ERR_GENERIC) naming why it cannot be read."""
+    def _ca_read(self, pvs, timeout, child):
+        """{pv: first element of its value} for the non-empty names in `pvs`, read by
+        ocfpy.ca within `timeout`; OCFError(ERR_GENERIC) naming the PV and why not."""
         import os
-        import sys
+
+        from ocfpy import ca
 
         # The agent's CA client follows the IOC's EPICS_CA_* settings (ports, address list).
-        from ocfpy.params import parse_environment
-
-        for name, value in parse_environment(self.params.environment).items():
-            if name.startswith("EPICS_CA_"):
-                os.environ[name] = value
-        if "numpy" not in sys.modules:
-            # caproto uses numpy whenever it can import it, which costs a third of this check;
-            # its own array backend decodes the scalars read here just as well.
-            sys.modules["numpy"] = None
+        environ = dict(os.environ)
+        environ.update(self._ca_client_settings())
+        names = [pv for pv in pvs if pv]
         try:
-            from caproto.sync.client import read
-        except ImportError:
-            raise OCFError(OCF.ERR_INSTALLED, "the Channel Access client (python package "
-                                              "caproto) is not installed") from None
-        try:
-            response = read(pv, timeout=timeout, repeater=False)
-        except Exception as exc:  # caproto's timeouts, refused circuits, error responses
-            stat = child.stat()
-            hint = " (the IOC process is stopped)" if stat is not None and stat.state == "T" else ""
-            why = "timed out" if "Timed out" in str(exc) or isinstance(exc, TimeoutError) else (
-                type(exc).__name__)
-            raise OCFError(OCF.ERR_GENERIC, f"Channel Access read of {pv} {why} after "
-                                            f"{timeout:.1f}s{hint}") from None
-        data = response.data
-        value = data[0] if len(data) else None
-        if isinstance(value, bytes):
-            value = value.decode(errors="replace")
-        return value
+            values = ca.read_many(names, timeout, environ, count=1)
+        except ca.CAError as exc:
+            pv = exc.name or names[0]
+            if isinstance(exc, ca.CATimeout):
+                stat = child.stat()
+                hint = " (the IOC process is stopped)" if stat is not None and stat.state == "T" \
+                    else ""
+                raise OCFError(OCF.ERR_GENERIC, f"Channel Access read of {pv} timed out after "
+                                                f"{timeout:.1f}s{hint}") from None
+            code = OCF.ERR_CONFIGURED if isinstance(exc, ca.ConfigError) else OCF.ERR_GENERIC
+            raise OCFError(code, f"Channel Access read of {pv} failed: {exc}") from None
+        return {pv: values[pv].value for pv in names}
 
     def reload_agent(self):
         # Every reloadable parameter is read afresh by each operation: nothing to apply.
@@ -461,22 +621,10 @@ HEARTBEAT_MARKER = "ocfpy-heartbeat 1"
 _FOREIGN = object()
 
 
-def _read_heartbeat(path):
-    """(value, first seen, IOC pid) recorded at `path`; None when absent; _FOREIGN if not ours."""
-    import os
-
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except FileNotFoundError:
+def _parse_heartbeat(data):
+    if data is None:
         return None
-    except OSError:
-        return _FOREIGN
-    try:
-        lines = os.read(fd, 4096).decode(errors="replace").splitlines()
-    except OSError:  # a directory, ...: not a heartbeat file of ours
-        return _FOREIGN
-    finally:
-        os.close(fd)
+    lines = data.decode(errors="replace").splitlines()
     if len(lines) != 4 or lines[0] != HEARTBEAT_MARKER:
         return _FOREIGN
     try:
@@ -485,13 +633,35 @@ def _read_heartbeat(path):
         return _FOREIGN
 
 
-def _drain(conn):
-    """Read whatever the console sent, without blocking."""
+def _remove_heartbeat(path):
+    """Delete the heartbeat file at `path` if it is ours: what is checked is what is removed."""
+    from ocfpy import safefile
+
+    def ours(data):
+        if _parse_heartbeat(data) in (None, _FOREIGN):
+            raise ValueError("not a heartbeat file of ours")
+
     try:
-        while conn.recv(65536):
-            pass
-    except OSError:
+        safefile.remove(path, ours)
+    except (OSError, ValueError):
         pass
+
+
+# Seconds a console may stay silent after a line is typed (procServ greets and echoes at once).
+CONSOLE_ANSWER = 2.0
+
+
+def _drain(conn):
+    """Read whatever the console sent, without blocking; the number of bytes read."""
+    count = 0
+    try:
+        while True:
+            data = conn.recv(65536)
+            if not data:
+                return count
+            count += len(data)
+    except OSError:
+        return count
 
 
 def _children(pid):

@@ -1,20 +1,24 @@
-"""File-system checks that cannot hang the agent: they run in a child interpreter with a deadline.
+"""File-system checks that cannot hang the agent: they run in a forked child with a deadline.
 
 A read from a stale NFS mount (or any path that blocks, such as a FIFO nobody writes to) never
 returns; done in the agent itself it would hang the monitor until the executor kills it. The
-child process is killed at the deadline and never waited for beyond it, so even a child stuck
-in uninterruptible sleep leaves the agent free to answer.
+child is a fork of the agent, so it starts with everything the agent has already imported (no
+second interpreter to start); it reports each finished step on a pipe, and it is killed at the
+deadline and never waited for beyond it, so even a child stuck in uninterruptible sleep leaves
+the agent free to answer.
 """
 
 # Each check is (kind, path): "list" a directory, "read" the first byte of a file, "exec" that a
 # file is executable, "write" a scratch file into a directory (created exclusively, then removed).
 KINDS = ("list", "read", "exec", "write")
 _DOING = {"list": "listing", "read": "reading", "exec": "checking", "write": "writing into"}
+_FAILING = {"list": "cannot be listed", "read": "cannot be read", "write": "cannot be written"}
 
-_CHILD = r"""
-import os, sys
-args = sys.argv[1:]
-for kind, path in zip(args[0::2], args[1::2]):
+
+def _check(kind, path):
+    """'' when the check passes, else why not; runs in the child."""
+    import os
+
     try:
         if kind == "list":
             os.listdir(path)
@@ -23,8 +27,7 @@ for kind, path in zip(args[0::2], args[1::2]):
                 f.read(1)
         elif kind == "exec":
             if not os.access(path, os.X_OK):
-                print(f"fail {path} is not executable")
-                sys.exit(1)
+                return f"{path} is not executable"
         elif kind == "write":
             name = os.path.join(path, f".ocfpy-probe-{os.getpid()}")
             fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
@@ -34,45 +37,82 @@ for kind, path in zip(args[0::2], args[1::2]):
             finally:
                 os.close(fd)
                 os.unlink(name)
-        print(f"ok {kind} {path}", flush=True)
     except OSError as exc:
-        verb = {"list": "cannot be listed", "read": "cannot be read",
-                "write": "cannot be written"}.get(kind, "cannot be checked")
-        print(f"fail {path} {verb}: {exc.strerror}")
-        sys.exit(1)
-"""
+        return f"{path} {_FAILING.get(kind, 'cannot be checked')}: {exc.strerror}"
+    return ""
+
+
+def _child(checks, out):
+    """The forked child: one line per check on `out` ('ok' or 'fail <why>'); never returns."""
+    import os
+
+    code = 1
+    try:
+        for kind, path in checks:
+            problem = _check(kind, path)
+            os.write(out, (f"fail {problem}\n" if problem else "ok\n").encode(errors="replace"))
+            if problem:
+                break
+        else:
+            code = 0
+    finally:
+        os._exit(code)  # never back into the agent: no cleanup, no buffered output flushed twice
 
 
 def probe(checks, timeout):
     """'' when every check passes within `timeout` seconds, else why not (one line)."""
-    import subprocess
-    import sys
+    import os
+    import select
+    import time
+    from _signal import SIGKILL  # the signal module would load enum for a constant
 
-    argv = [sys.executable, "-I", "-S", "-c", _CHILD]
-    for kind, path in checks:
+    for kind, _ in checks:
         if kind not in KINDS:
             raise ValueError(f"unknown check {kind!r}")
-        argv += [kind, path]
-    child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             stderr=subprocess.DEVNULL, close_fds=True)
+    deadline = time.monotonic() + max(0.05, timeout)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        _child(checks, write_end)
+    os.close(write_end)
+    out = b""
     try:
-        out, _ = child.communicate(timeout=max(0.05, timeout))
-    except subprocess.TimeoutExpired as expired:
-        child.kill()
-        # The child reports each finished step; the first one it did not report is what hung.
-        done = _lines(expired.output)
-        pending = [f"{_DOING[kind]} {path}" for kind, path in checks][len(done):]
-        what = pending[0] if pending else "the checks"
-        return f"{what} did not complete within {timeout:.1f}s (hung file system?)"
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([read_end], [], [], left)[0]:
+                os.kill(pid, SIGKILL)
+                _reap_soon(pid)
+                # The child reports each finished step; the first one it did not report hung.
+                pending = [f"{_DOING[kind]} {path}" for kind, path in checks][len(_lines(out)):]
+                what = pending[0] if pending else "the checks"
+                return f"{what} did not complete within {timeout:.1f}s (hung file system?)"
+            chunk = os.read(read_end, 4096)
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        os.close(read_end)
+    _, status = os.waitpid(pid, 0)
     for line in _lines(out):
         if line.startswith("fail "):
             return line[len("fail "):]
-    if child.returncode != 0:
-        return f"file-system check exited with status {child.returncode}"
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        return f"file-system check exited with status {code}"
     return ""
 
 
+def _reap_soon(pid, within=0.2):
+    """Reap the killed child if it dies within `within` seconds (one blocked in a FIFO or a
+    socket dies at once); one stuck in uninterruptible sleep is left to init."""
+    import os
+    import time
+
+    until = time.monotonic() + within
+    while os.waitpid(pid, os.WNOHANG) == (0, 0) and time.monotonic() < until:
+        time.sleep(0.005)
+
+
 def _lines(output):
-    if not output:
-        return []
-    return output.decode(errors="replace").splitlines()
+    return output.decode(errors="replace").splitlines() if output else []
