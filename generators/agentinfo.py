@@ -1,11 +1,12 @@
 """What an agent accepts: its parameters and actions, from the one place that declares them.
 
 ocfpy agents (ocf:ocfpy:*) come from ocfpy.catalogue: their Parameter objects convert and
-check values exactly as the agent will at start. Every other agent is described by its own
-meta-data (`crm_resource --show-metadata SPEC`, and the Pacemaker daemons' meta-data for
-cluster options and the fencer's pcmk_* parameters), cached on disk by the agent file's
-modification time so a description with a thousand resources runs crm_resource once per agent,
-and not again until the agent changes.
+check values exactly as the agent will at start, and their rules across parameters (the agent's
+`rules`) run on the whole parameter set through the same ocfpy.params.problems the agent
+calls. Every other agent is described by its own meta-data (`crm_resource --show-metadata
+SPEC`, and the Pacemaker daemons' meta-data for cluster options and the fencer's pcmk_*
+parameters), cached on disk by the agent file's modification time so a description with a
+thousand resources runs crm_resource once per agent, and not again until the agent changes.
 """
 
 import os
@@ -25,6 +26,8 @@ class ParamInfo:
     default: Optional[str] = None
     # Parameters in one unique group must not repeat a combination of values across resources.
     unique_group: Optional[str] = None
+    # The declared content type (string, integer, boolean, select, time, ...).
+    kind: str = "string"
 
 
 @dataclass
@@ -43,6 +46,8 @@ class AgentInfo:
     actions: list[ActionInfo] = field(default_factory=list)
     # Names accepted besides params (the fencer's pcmk_* options for stonith agents).
     extra_names: tuple[str, ...] = ()
+    # {name: text} -> [(parameter, why)] for the rules across parameters; None: no rules known.
+    check_set: Optional[Callable[[dict], list]] = None
 
     @property
     def action_names(self):
@@ -72,7 +77,8 @@ def _ocfpy_info(agent_type):
     for parameter in cls.parameters:
         info.params[parameter.name] = ParamInfo(parameter.name, parameter.required,
                                                 _declared_check(parameter), parameter.default,
-                                                parameter.unique_group)
+                                                parameter.unique_group, parameter.kind)
+    info.check_set = _declared_rules(cls)
     for name, timeout, interval, depth, role in cls.action_table():
         info.actions.append(ActionInfo(name, f"{timeout}s",
                                        None if interval is None else f"{interval}s", role, depth))
@@ -83,11 +89,27 @@ def _declared_check(parameter):
     def check(raw):
         from ocfpy.params import ParameterError
 
+        if raw == "":  # as the agent reads it (ocfpy.params.convert_all): not set
+            if parameter.required:
+                raise ValueError("is required but not set")
+            return
         try:
             parameter.run_check(parameter.convert(raw))
         except ParameterError as exc:
             raise ValueError(exc.why) from None
     return check
+
+
+def _declared_rules(cls):
+    """The whole-set check of an ocfpy agent: conversion, each parameter's check, then the
+    agent's rules, exactly as its validate-all runs them."""
+    def check_set(raw):
+        from ocfpy.params import Values, convert_all, problems
+
+        values, errors = convert_all(cls.parameters, raw)
+        errors = errors or problems(cls.parameters, cls.rules, Values(values))
+        return [(error.parameter, error.why) for error in errors]
+    return check_set
 
 
 def _agent_file(standard, provider, agent_type):
@@ -121,12 +143,10 @@ def _run_metadata(argv, cache_name, source_file):
         return None
     if done.returncode != 0 or "<resource-agent" not in done.stdout:
         return None
+    from ocfpy import safefile
+
     try:
-        os.makedirs(os.path.dirname(cache), exist_ok=True)
-        temporary = f"{cache}.{os.getpid()}"
-        with open(temporary, "w", encoding="utf-8") as handle:
-            handle.write(done.stdout)
-        os.replace(temporary, cache)
+        safefile.replace(cache, done.stdout.encode("utf-8"), 0o644, parents=True)
     except OSError:
         pass  # a cache that cannot be written only costs time
     return done.stdout
@@ -155,8 +175,11 @@ def _parse_metadata(spec, text):
                                               else None)
         # Meta-data defaults are left out: many are computed from the instance name of the
         # meta-data call itself (Dummy's state=/var/run/Dummy-Dummy.state), not real values.
-        info.params[name] = ParamInfo(name, node.get("required") in ("1", "true"),
-                                      _type_check(kind, choices), None, unique)
+        # A deprecated name (fence agents' ipaddr, login) is required only as its successor.
+        required = node.get("required") in ("1", "true") and node.get("deprecated") not in (
+            "1", "true")
+        info.params[name] = ParamInfo(name, required, _type_check(kind, choices), None, unique,
+                                      kind or "string")
     for node in root.iterfind("./actions/action"):
         role = node.get("role")
         info.actions.append(ActionInfo(node.get("name", ""), node.get("timeout"),
@@ -174,9 +197,9 @@ def _type_check(kind, choices):
         return check
     if kind == "integer":
         def check(raw):
-            text = raw.strip()
-            if not (text.lstrip("+-").isascii() and text.lstrip("+-").isdigit()):
-                raise ValueError(f"is not an integer: {raw!r}")
+            from ocfpy.numbers import parse_int
+
+            parse_int(raw)
         return check
     if kind in ("time", "second"):
         def check(raw):
@@ -259,3 +282,28 @@ def fencer_options():
     if "fencer" not in _memo:
         _memo["fencer"] = _daemon_options("pacemaker-fenced") or {}
     return _memo["fencer"]
+
+
+def not_installed(standard, provider, agent_type):
+    """Why an ocf or stonith agent is not installed on this host (with a did-you-mean among
+    the installed ones), or '' when it is (or is of a class that is not looked up here)."""
+    import difflib
+
+    if standard not in ("ocf", "stonith"):
+        return ""
+    source = _agent_file(standard, provider, agent_type)
+    if source and os.path.exists(source):
+        return ""
+    if standard == "stonith":
+        installed = sorted({name for directory in ("/usr/sbin", "/usr/bin", "/sbin")
+                            if os.path.isdir(directory)
+                            for name in os.listdir(directory) if name.startswith("fence_")})
+        what = f"unknown fence agent {agent_type!r}: no {agent_type} on this host"
+    else:
+        directory = os.path.join(OCF_ROOT, provider or "")
+        installed = sorted(os.listdir(directory)) if os.path.isdir(directory) else []
+        what = (f"unknown agent ocf:{provider}:{agent_type}: no {agent_type} in {directory}"
+                if installed else f"unknown agent ocf:{provider}:{agent_type}: no OCF "
+                                  f"provider {provider!r} on this host ({OCF_ROOT})")
+    close = difflib.get_close_matches(agent_type, installed, n=1, cutoff=0.75)
+    return what + (f" (did you mean {close[0]!r}?)" if close else "")

@@ -1,8 +1,9 @@
 """ocfgen's CIB commands: build, check, simulate, diff, push and graph.
 
-Exit codes: 0 success (diff: no difference), 1 the generated CIB failed a validator, a
-simulation or live-cluster step failed, or diff found differences, 2 a bad description or
-command line (one located line on stderr), 70 an internal error (a bug: also one line).
+Exit codes: 0 success, 1 the generated CIB failed a validator or a simulation failed (or,
+for simulate and check --n-1, losing a node leaves a resource stopped that the description
+does not accept), 2 a bad description or command line (one located line on stderr), 70 an
+internal error (a bug: also one line). diff and push, on a live cluster, exit like diff(1): see their --help.
 No command ever leaves a partial output file behind.
 """
 
@@ -92,20 +93,25 @@ def build(description, output, no_verify):
         directory = os.path.dirname(os.path.abspath(output))
         if not os.path.isdir(directory):
             raise CommandFailed(BAD_INPUT, f"{output}: cannot write: no directory {directory}")
-        if foreign(output):
-            raise CommandFailed(BAD_INPUT, f"{output}: cannot write: {foreign(output)}")
-    # The CIB is validated in a private file next to the output, which then replaces the
-    # output in one rename: a reader sees the old file or the new one, never a part.
+        why = foreign(output, inputs=[description])
+        if why:
+            raise CommandFailed(BAD_INPUT, f"{output}: cannot write: {why}")
+    # The CIB is validated in a private scratch file, then written (ocfpy.safefile, as every
+    # output): a reader of the output sees the old file or the new one, never a part.
     with _Scratch(data, directory) as path:
         problems = _validate(data, path, crm_verify=not no_verify)
-        if problems:
-            raise _fail_validation(description, problems)
-        if output == "-":
-            sys.stdout.buffer.write(data)
-            sys.stdout.flush()
-        else:
-            os.chmod(path, 0o644)
-            os.replace(path, output)
+    if problems:
+        raise _fail_validation(description, problems)
+    if output == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        from .output_files import write_files
+
+        try:
+            write_files([(output, data, 0o644)])
+        except OSError as exc:
+            raise CommandFailed(BAD_INPUT, f"{output}: cannot write: {exc.strerror or exc}") from None
     if output != "-":
         click.echo(f"{output}: {len(cluster.primitives)} resources, "
                    f"{len(cluster.orders) + len(cluster.colocations) + len(cluster.locations)} "
@@ -114,18 +120,42 @@ def build(description, output, no_verify):
 
 @click.command()
 @description_argument
+@click.option("--n-1", "n_minus_1", is_flag=True,
+              help="Also check that losing any one node leaves no resource stopped that the "
+                   "description does not accept (exit 1 if one does).")
 @guarded
-def check(description):
+def check(description, n_minus_1):
     """Check DESCRIPTION and validate its CIB without writing anything."""
     cluster = load_description(description)
     corosync = _check_corosync(cluster)
     data = _render(cluster)
     with _Scratch(data) as path:
         problems = _validate(data, path)
-    if problems:
-        raise _fail_validation(description, problems)
+        if problems:
+            raise _fail_validation(description, problems)
+        holds = _n_minus_1(cluster, path) if n_minus_1 else True
     click.echo(f"{description}: ok ({len(cluster.nodes)} nodes, {len(cluster.primitives)} "
-               f"resources; relax-ng and crm_verify pass{corosync})")
+               f"resources; relax-ng and crm_verify pass{corosync})" if holds else
+               f"{description}: N-1 capacity does not hold")
+    if not holds:
+        sys.exit(FAILED)
+
+
+def _n_minus_1(cluster, path):
+    """Print the N-1 verdict of the CIB at `path`; whether it holds (generators.capacity)."""
+    from .capacity import verdict_lines
+    from .simulate import SimulationError
+
+    if not cluster.nodes:
+        raise CommandFailed(BAD_INPUT, f"{cluster.source}: nodes: the description has no "
+                                       f"nodes to lose")
+    try:
+        lines, holds = verdict_lines(cluster, path)
+    except SimulationError as exc:
+        raise CommandFailed(FAILED, f"{cluster.source}: simulation failed: {exc}") from None
+    for line in lines:
+        click.echo(line)
+    return holds
 
 
 def _check_corosync(cluster):
@@ -149,7 +179,7 @@ def _check_corosync(cluster):
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @guarded
 def simulate(description, as_json):
-    """Where every resource runs, and what happens when each node is lost."""
+    """Where every resource runs, what happens when each node is lost, and the N-1 verdict."""
     from .simulate import SimulationError
     from .simulate import simulate as run
 
@@ -163,6 +193,15 @@ def simulate(description, as_json):
             result = run(path, [n.name for n in cluster.nodes])
         except SimulationError as exc:
             raise CommandFailed(FAILED, f"{description}: simulation failed: {exc}") from None
+        if as_json:
+            from .capacity import verdict_lines
+
+            try:
+                n_1 = verdict_lines(cluster, path)
+            except SimulationError as exc:
+                raise CommandFailed(FAILED, f"{description}: simulation failed: {exc}") from None
+        else:
+            n_1 = None
     resources = [p.id for p in cluster.primitives] + [d.id for d in cluster.fence_devices()]
     if as_json:
         import json
@@ -171,8 +210,9 @@ def simulate(description, as_json):
             "placement": {r: result.placement.get(r, []) for r in resources},
             "losses": {node: [vars(c) for c in changes]
                        for node, changes in result.losses.items()},
+            "n_minus_1": {"lines": n_1[0], "holds": n_1[1]},
         }, indent=2, sort_keys=True))
-        return
+        sys.exit(0 if n_1[1] else FAILED)
     click.echo("Placement with every node up:")
     width = max((len(r) for r in resources), default=0)
     for rid in resources:
@@ -189,10 +229,40 @@ def simulate(description, as_json):
             detail = f" ({change.detail})" if change.detail else ""
             why = f" {change.why}" if change.why else ""
             click.echo(f"  {change.action} {change.resource}{detail}{why}")
+    click.echo("")
+    with _Scratch(data) as path:
+        holds = _n_minus_1(cluster, path)
+    if not holds:
+        sys.exit(FAILED)
 
 
-def _live(cluster):
-    from .live import LiveError, configuration, query
+LIVE_HELP = """
+Against the cluster of this host (cibadmin --query); with CIB_file=PATH in the environment,
+against that CIB file instead (Pacemaker's own switch, honoured by every tool used here).
+The description owns only what it names: cluster options it does not set (maintenance-mode),
+node attributes (standby), run-time target-role/is-managed, cli-ban-*/cli-prefer-*
+constraints, alerts and resources it does not mention stay as they are.
+"""
+
+
+def _trouble(function):
+    """Failures before the comparison (a bad description, no cluster) exit 2, like diff(1)."""
+    import functools
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except CommandFailed as stop:
+            if stop.code == FAILED:
+                stop.code = BAD_INPUT
+            raise
+    return wrapper
+
+
+def _plan(cluster, prune=False):
+    """The generated CIB (validated) merged into the live one: a live.Plan."""
+    from .live import LiveError, plan, query, validate
 
     data = _render(cluster)
     with _Scratch(data) as path:
@@ -200,81 +270,149 @@ def _live(cluster):
     if problems:
         raise _fail_validation(cluster.source, problems)
     try:
-        live = query()
-        return live, configuration(live, data)
+        result = plan(query(), data, cluster.digest, prune=prune)
     except LiveError as exc:
-        raise CommandFailed(FAILED, f"live cluster: {exc}") from None
+        raise CommandFailed(BAD_INPUT, f"live cluster: {exc}") from None
+    problems = validate(result)
+    if problems:
+        raise CommandFailed(BAD_INPUT, f"live cluster: the configuration after the push would "
+                                       f"not validate: {problems[0]}")
+    return result
 
 
-@click.command()
+def show(result):
+    """Print a plan: provenance, each change, what is kept unmanaged."""
+    click.echo(result.provenance)
+    for change in result.changes:
+        for line in change.lines():
+            click.echo(line)
+    if result.unmanaged:
+        click.echo("not managed by this description (kept; push --prune removes all but cli-* "
+                   "constraints): " + ", ".join(f"{kind} {name}" for kind, name in
+                                                result.unmanaged))
+
+
+@click.command(epilog=LIVE_HELP)
 @description_argument
 @guarded
+@_trouble
 def diff(description):
-    """Show how the running cluster's configuration differs from DESCRIPTION's."""
-    from .live import diff as compare
+    """Show what a push of DESCRIPTION would add, change or remove in the running cluster.
 
-    cluster = load_description(description)
-    live, new = _live(cluster)
-    lines = compare(live, new)
-    for line in lines:
-        click.echo(line)
-    sys.exit(1 if lines else 0)
-
-
-@click.command()
-@description_argument
-@click.option("-y", "--yes", is_flag=True, help="Do not ask before replacing.")
-@guarded
-def push(description, yes):
-    """Replace the running cluster's configuration with DESCRIPTION's, in one step.
-
-    Refused if the cluster's configuration changed (admin_epoch/epoch) since it was read.
+    Exit status as diff(1): 0 no change, 1 changes, 2 trouble (a bad description, no cluster
+    reachable). A line "provenance: ..." tells which description the cluster runs and whether
+    its configuration drifted from it.
     """
-    from .live import LiveError
-    from .live import diff as compare
-    from .live import push as replace
+    result = _plan(load_description(description))
+    show(result)
+    sys.exit(1 if result.changes else 0)
 
+
+@click.command(epilog=LIVE_HELP)
+@description_argument
+@click.option("-y", "--yes", is_flag=True, help="Do not ask before changing the cluster.")
+@click.option("--prune", is_flag=True,
+              help="Also remove the resources and constraints the description does not name "
+                   "(listed as removals before the question; cli-* constraints go only with "
+                   "their resource).")
+@click.option("--keep", default=20, show_default=True, type=click.IntRange(1, 10000),
+              help="Checkpoints kept (ocfgen history).")
+@guarded
+@_trouble
+def push(description, yes, prune, keep):
+    """Change the running cluster to DESCRIPTION's configuration, in one atomic patch.
+
+    The patch is made against the CIB version that was read and shown; Pacemaker refuses it
+    if anyone changed the configuration since, and nothing is applied. The configuration
+    replaced is kept as a checkpoint (ocfgen history, ocfgen rollback).
+
+    Exit status: 0 pushed or nothing to do, 2 refused or failed (nothing applied).
+    """
     cluster = load_description(description)
-    live, new = _live(cluster)
-    lines = compare(live, new)
-    if not lines:
+    result = _plan(cluster, prune=prune)
+    show(result)
+    if not result.changes:
         click.echo("the live configuration already matches; nothing to push")
         return
-    for line in lines:
-        click.echo(line)
-    if not yes and not click.confirm(
-            f"Replace the configuration (admin_epoch {live.admin_epoch}, epoch {live.epoch})?"):
-        raise CommandFailed(FAILED, "not pushed")
+    removals = sum(c.action == "remove" for c in result.changes)
+    question = f"Apply these {len(result.changes)} changes"
+    if removals:
+        question += f", {removals} of them removals"
+    if not yes and not confirm(f"{question} (admin_epoch {result.live.admin_epoch}, "
+                               f"epoch {result.live.epoch})?"):
+        raise CommandFailed(BAD_INPUT, "not pushed")
+    number = apply(result, f"push {os.path.basename(description)}", cluster.digest, keep)
+    click.echo(f"pushed {description}: {len(result.changes)} changes; ocfgen rollback {number} "
+               f"puts back what they replaced")
+
+
+def confirm(question):
+    """The user's yes; no answer (end of input, ^C at the prompt) is a no."""
     try:
-        replace(live, new)
+        return click.confirm(question)
+    except click.exceptions.Abort:
+        click.echo("", err=True)
+        return False
+
+
+def apply(result, action, digest, keep, before_patch=None):
+    """Checkpoint the replaced configuration, then patch; the checkpoint's number."""
+    from . import history, ownership
+    from .live import LiveError, configuration_text
+    from .live import push as patch
+
+    old = result.live.configuration()
+    where = history.directory(history.cluster_name(result.configuration))
+    live = result.live
+    try:
+        checkpoint = history.save(
+            where, action=action, digest=digest,
+            replaced_digest=ownership.provenance(old).get(ownership.PROVENANCE_DIGEST, ""),
+            version=f"{live.admin_epoch}.{live.epoch}.{live.num_updates}",
+            scope=result.scope.to_dict(), configuration=configuration_text(old))
+    except history.HistoryError as exc:
+        raise CommandFailed(BAD_INPUT, f"not pushed: {exc}") from None
+    try:
+        patch(result, before_patch=before_patch)
     except LiveError as exc:
-        raise CommandFailed(FAILED, f"push refused: {exc}") from None
-    click.echo(f"pushed {description} ({len(cluster.primitives)} resources)")
+        history.discard(checkpoint)
+        raise CommandFailed(BAD_INPUT, f"push refused: {exc}") from None
+    history.trim(where, keep)
+    return checkpoint.number
 
 
 @click.command()
 @description_argument
 @click.option("-o", "--output", default="-", show_default=True,
-              help="Output file: .svg renders with Graphviz, anything else is DOT text.")
+              help="Output file; its extension picks the format: .svg, .png or .pdf are drawn "
+                   "by Graphviz, .dot or .gv are DOT text; '-' writes DOT to standard output.")
+@click.option("--fencing", is_flag=True, help="Also draw the fence devices and what they fence.")
+@click.option("--collapse-at", type=click.IntRange(min=1), default=60, show_default=True,
+              help="With more primitives than this, one node per template stands for them.")
 @guarded
-def graph(description, output):
-    """Draw DESCRIPTION's resources and constraints (Graphviz DOT or SVG)."""
-    from .graph import dot, svg
-    from .output_files import write_files
+def graph(description, output, fencing, collapse_at):
+    """Draw DESCRIPTION's resources and constraints, with a legend (SVG, PNG, PDF or DOT)."""
+    import os
 
+    from .graph import FORMATS, GraphvizError, dot, render
+    from .output_files import foreign, write_files
+
+    extension = os.path.splitext(output)[1].lower()
+    why = foreign(output, inputs=[description]) if output != "-" else None
+    if why:
+        raise CommandFailed(BAD_INPUT, f"{output}: cannot write: {why}")
+    if output != "-" and extension not in FORMATS:
+        raise CommandFailed(BAD_INPUT, f"{output}: unknown picture format {extension or '(none)'!r};"
+                                       f" name the file .svg, .png, .pdf, .dot or .gv")
     cluster = load_description(description)
-    text = dot(cluster)
+    text = dot(cluster, fencing=fencing, collapse_at=collapse_at)
     if output == "-":
         click.echo(text, nl=False)
         return
     try:
-        if output.endswith(".svg"):
-            picture = svg(text)
-            if picture is None:
-                raise CommandFailed(FAILED, f"{output}: Graphviz's dot is not installed; write .dot "
-                                    f"instead")
-            write_files([(output, picture.decode("utf-8"), 0o644)])
-        else:
-            write_files([(output, text, 0o644)])
+        fmt = FORMATS[extension]
+        write_files([(output, text if fmt is None else render(text, fmt), 0o644)])
+    except GraphvizError as exc:
+        raise CommandFailed(FAILED, f"{output}: {exc}") from None
     except OSError as exc:
         raise CommandFailed(BAD_INPUT, f"{output}: cannot write: {exc.strerror}") from None

@@ -20,9 +20,15 @@ COMMANDS = {
     "push": "ocfpy.generators.cibcli:push",
     "history": "ocfpy.generators.livecli:history",
     "rollback": "ocfpy.generators.livecli:rollback",
+    "import": "ocfpy.generators.livecli:import_",
     "graph": "ocfpy.generators.cibcli:graph",
     "drill": "ocfpy.generators.drill:cmd",
     "corosync": "ocfpy.generators.corosync_cli:corosync",
+    "alerts": "ocfpy.generators.alerts:cmd",
+    "report": "ocfpy.generators.report:cmd",
+    "rollout": "ocfpy.generators.rollout:cmd",
+    "appliances": "ocfpy.generators.appliances:cmd",
+    "remote": "ocfpy.generators.remote:cmd",
 }
 
 

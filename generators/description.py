@@ -10,6 +10,7 @@ The format, by example (examples/*.toml hold complete ones):
 
     [cluster]
     name = "acs-alma"
+    provided_elsewhere = ["ocf:site:Thing"]   # agents the nodes have and this host has not
 
     [properties]                    # cluster options, Pacemaker's names (crm_config)
     stonith-enabled = true
@@ -38,9 +39,16 @@ The format, by example (examples/*.toml hold complete ones):
     [[nodes.alma-a.fencing]]        # fencing levels, tried in order (or set level = N)
     agent = "fence_ipmilan"         # the device never runs on the node it fences
     [nodes.alma-a.fencing.params]   # pcmk_host_list defaults to the node
-    ip = "10.0.0.11"
+    ip = "10.0.0.11"                # an address or host name; ipport 1-65535; one BMC a node
     username = "admin"
     password_script = "/etc/cluster/ipmi-password"   # never an inline password
+
+With fencing on (stonith-enabled, Pacemaker's default) every node must be fenceable: each
+device of a node's level fences that node (pcmk_host_list / pcmk_host_map name it), devices
+name only nodes of the cluster, and a node without levels is named by some device. A
+two-node cluster (two_node) gets pcmk_delay_base = 10s on the first node's devices unless the
+description chose a delay (pcmk_delay_base/_max, priority-fencing-delay): the first node wins
+the fence race when the link between them breaks.
 
     [templates.ioc]                 # shared settings; a resource says template = "ioc"
     agent = "ocf:ocfpy:daemon"
@@ -97,6 +105,7 @@ import ipaddress
 import os
 import re
 
+from .alerts import read_alerts
 from .description_constraints import ConstraintReader
 from .description_resources import ResourceReader
 from .description_values import (
@@ -122,6 +131,7 @@ from .description_values import (
     suggest,
 )
 from .model import Cluster, Corosync, FenceDevice, Node, Op, QuorumDevice
+from .remote import read_remote
 from .tomlpos import dotted, key_lines, line_of, syntax_error
 
 try:
@@ -129,7 +139,7 @@ try:
 except ImportError:  # Python < 3.11
     import tomli as tomllib
 
-from . import agentinfo
+from . import agentinfo, crosschecks, description_addresses
 
 
 class DescriptionError(ValueError):
@@ -189,6 +199,7 @@ class _Reader(ResourceReader, ConstraintReader):
         self.warnings = []
         self.ids = {}             # id -> key path that defined it
         self.unchecked = set()    # agent specs whose parameters could not be checked
+        self.elsewhere = set()    # agent specs declared installed on the nodes only
 
     # Errors and warnings.
     def where(self, path):
@@ -315,13 +326,18 @@ class _Reader(ResourceReader, ConstraintReader):
             raise DescriptionError(self.source, line, (), f"invalid TOML: {why}") from None
         self.lines = key_lines(text)
         self.table((), doc, SECTIONS)
-        cluster_table = self.table(("cluster",), doc.get("cluster"), ("name",)) if (
+        cluster_table = self.table(("cluster",), doc.get("cluster"),
+                                   ("name", "provided_elsewhere")) if (
             "cluster" in doc) else self.fail((), "missing [cluster] table with the cluster's name")
         if "name" not in cluster_table:
             self.fail(("cluster",), "missing key 'name'")
         name = self.string(("cluster", "name"), cluster_table["name"],
                            re.compile(r"[A-Za-z0-9_.-]{1,32}\Z"),
                            "a cluster name (up to 32 letters, digits, '.', '-', '_')")
+        # Agents the cluster nodes have but this host has not: used unchecked, not refused.
+        self.elsewhere = set(self.strings(("cluster", "provided_elsewhere"),
+                                          cluster_table.get("provided_elsewhere", []),
+                                          nonempty=False))
         cluster = Cluster(name=name, source=self.source,
                           digest=hashlib.sha256(self.data).hexdigest())
         cluster.properties = self.properties(doc.get("properties", {}))
@@ -358,8 +374,14 @@ class _Reader(ResourceReader, ConstraintReader):
                                for i, v in enumerate(self.array("colocation", doc))]
         for index, spec in enumerate(self.array("location", doc)):
             cluster.locations += self.locations(index, spec, cluster)
+        description_addresses.own_addresses(self, cluster)
+        description_addresses.health_settings(cluster)
         self.check_cycles(cluster)
+        cluster.alerts = read_alerts(self, doc.get("alerts", {}))
+        cluster.remote = read_remote(self, doc.get("remote", {}), doc.get("remote_nodes", {}),
+                                     cluster.nodes)
         self.check_cluster(cluster)
+        crosschecks.check(self, cluster)
         for spec in sorted(self.unchecked):
             self.warnings.append(f"{self.source}: parameters of {spec} not checked: no meta-data "
                                  f"for it on this host")
@@ -558,6 +580,7 @@ class _Reader(ResourceReader, ConstraintReader):
                                      f"and into every report; name a script that prints it "
                                      f"with password_script instead")
                 params[key] = self.scalar(ppath, raw)
+            self.bmc_address(where + ("params",), params)
             if "pcmk_host_list" not in params and "pcmk_host_map" not in params:
                 params["pcmk_host_list"] = node
             self.check_params(where, "stonith", None, agent, params)
@@ -565,6 +588,24 @@ class _Reader(ResourceReader, ConstraintReader):
             devices.append(FenceDevice(did, agent, node, level, params, [monitor],
                                        self.where(where)))
         return devices
+
+    def bmc_address(self, path, params):
+        """A fence device's management address is an IP address or a host name, its port
+        (ipport) a UDP/TCP port."""
+        for key in ("ip", "ipaddr"):
+            if key in params:
+                text = params[key].strip()
+                try:
+                    ipaddress.ip_address(text)
+                except ValueError:
+                    if re.match(r"[0-9.]+\Z", text) or not HOSTNAME.match(text):
+                        self.fail(path + (key,), f"{params[key]!r} is not an IP address or a "
+                                                 f"host name")
+        if "ipport" in params:
+            text = params["ipport"].strip()
+            if not text.isdigit() or not 1 <= int(text) <= 65535:
+                self.fail(path + ("ipport",), f"port {params['ipport']!r} is out of range: a "
+                                              f"port is 1 to 65535")
 
     # Resources.
     def check_cluster(self, cluster):

@@ -3,7 +3,7 @@ agent's declarations, operations), groups and clones. A mixin of description._Re
 
 import re
 
-from . import agentinfo
+from . import agentinfo, description_addresses
 from .description_values import (
     ATTRIBUTE,
     CLONE_META,
@@ -19,15 +19,60 @@ from .description_values import (
     suggest,
 )
 from .model import Clone, Group, Location, Op, Primitive
+from .tomlpos import dotted, line_of
 
 # Clone instances a description may ask for in all (per clone).
 MAX_INSTANCES = 1024
+# Fencing of the first node of a two-node cluster waits this long, so it wins a fence race.
+TWO_NODE_DELAY = "10s"
+DEFAULT_FENCE_PORTS = {"fence_ipmilan": "623", "fence_ipmilanplus": "623", "fence_idrac": "623",
+                       "fence_ilo3": "623", "fence_ilo4": "623", "fence_ilo5": "623",
+                       "fence_imm": "623"}
+
+
+def fence_targets(params):
+    """(node names a fence device fences, the parameter naming them), or (None, None) when
+    the device itself is asked (pcmk_host_check dynamic-list or status, no list or map)."""
+    if "pcmk_host_list" in params:
+        return [t for t in re.split(r"[\s,;]+", params["pcmk_host_list"]) if t], \
+            "pcmk_host_list"
+    if "pcmk_host_map" in params:
+        pairs = [p for p in re.split(r"[\s,;]+", params["pcmk_host_map"]) if p]
+        return [re.split(r"[:=]", pair, maxsplit=1)[0] for pair in pairs], "pcmk_host_map"
+    return None, None
+
+
+def bmc_of(device):
+    """(address, port, plug) of the management controller a device drives, or None."""
+    address = device.params.get("ip") or device.params.get("ipaddr")
+    if not address:
+        return None
+    port = device.params.get("ipport") or DEFAULT_FENCE_PORTS.get(device.agent, "")
+    plug = device.params.get("plug") or device.params.get("port") or ""
+    return (address.strip().lower(), port.strip(), plug)
+
+
+def type_mismatch(declared, value):
+    """Why a TOML value cannot stand for a parameter of the declared type; '' when it can.
+
+    Text and integers are checked by the parameter's own syntax check, as the agent will see
+    them. A TOML boolean stands only for a boolean parameter: anywhere else (user = true) it is
+    refused rather than turned into the word "true"; a fraction is no integer or boolean.
+    """
+    if isinstance(value, bool):
+        return "" if declared == "boolean" else f"is declared {declared}, not a boolean " \
+                                                  f"(write it as a string if you mean the text)"
+    if isinstance(value, float):
+        return "" if declared not in ("integer", "boolean") else (
+            f"is declared {declared}, not a number with a fraction")
+    return ""
 
 
 class ResourceReader:
     def primitive(self, rid, raw, templates, promotable):
         path = ("resources", rid)
-        keys = ("agent", "template", "params", "meta", "utilization", "ops", "description")
+        keys = ("agent", "template", "params", "meta", "utilization", "ops", "description",
+                "address", "accept_node_loss")
         spec = self.table(path, raw, keys)
         merged = {}
         if "template" in spec:
@@ -52,16 +97,19 @@ class ResourceReader:
         apath, agent = merged["agent"]
         standard, provider, agent_type = self.agent_spec(apath, agent)
         prim = Primitive(id=rid, standard=standard, provider=provider, type=agent_type,
-                         origin=self.where(path))
+                         template=spec.get("template"), origin=self.where(path))
         if "description" in merged:
             prim.description = self.string(*merged["description"])
+        typed = {}
         if "params" in merged:
             ppath, params = merged["params"]
             for key, value in self.table(ppath, params).items():
                 self.string(ppath + (key,), key, PARAM_NAME, "a parameter name")
                 prim.params[key] = self.scalar(ppath + (key,), value)
+                typed[key] = value
+        description_addresses.read_keys(self, merged, prim)
         info = self.check_params(path if "params" not in merged else merged["params"][0],
-                                 standard, provider, agent_type, prim.params, apath)
+                                 standard, provider, agent_type, prim.params, apath, typed)
         if "meta" in merged:
             prim.meta = self.meta(merged["meta"][0], merged["meta"][1], RESOURCE_META)
         if "utilization" in merged:
@@ -86,7 +134,11 @@ class ResourceReader:
         self.fail(path, f"{text!r} is not an agent (ocf:PROVIDER:TYPE, systemd:UNIT, lsb:NAME "
                         f"or service:NAME)")
 
-    def check_params(self, path, standard, provider, agent_type, params, agent_path=None):
+    def check_params(self, path, standard, provider, agent_type, params, agent_path=None,
+                     typed=None):
+        """Check params ({name: text}) against the agent's declarations: names, each value's
+        type (`typed` holds the values as the TOML gave them) and syntax, required ones, and
+        the agent's rules across parameters. The AgentInfo, or None for an unknown agent."""
         agent_path = agent_path or path + ("agent",)
         spec = f"{standard}:{provider}:{agent_type}" if provider else f"{standard}:{agent_type}"
         if standard in ("systemd", "lsb", "service"):
@@ -98,6 +150,10 @@ class ResourceReader:
         except LookupError as exc:
             self.fail(agent_path, str(exc))
         if info is None:
+            missing = agentinfo.not_installed(standard, provider, agent_type)
+            if missing and spec not in self.elsewhere:
+                self.fail(agent_path, f"{missing}; if the cluster nodes have it, list "
+                                      f"{spec!r} in [cluster] provided_elsewhere")
             self.unchecked.add(spec)
             return None
         for key, raw in params.items():
@@ -108,6 +164,10 @@ class ResourceReader:
                     continue
                 self.fail(where, f"unknown parameter {key!r} for {spec}"
                                  f"{suggest(key, list(info.params) + list(info.extra_names))}")
+            if typed is not None and key in typed:
+                mismatch = type_mismatch(known.kind, typed[key])
+                if mismatch:
+                    self.fail(where, f"parameter {key!r} {mismatch}")
             if known.check is not None:
                 try:
                     known.check(raw)
@@ -116,6 +176,11 @@ class ResourceReader:
         for name, known in info.params.items():
             if known.required and name not in params:
                 self.fail(path, f"missing required parameter {name!r} of {spec}")
+        if info.check_set is not None:
+            for name, why in info.check_set(params):
+                where = path + (name,) if path[-1] == "params" else path + ("params", name)
+                self.fail(where if name in params else path,
+                          f"parameter {name!r} {why} ({spec}'s rule)")
         return info
 
     def ops(self, rid, entry, info, standard, promotable):
@@ -336,17 +401,19 @@ class ResourceReader:
                               f"actions, so it cannot be promotable")
 
     def fencing_devices(self, cluster):
-        """Every device avoids the node it fences (a node never fences itself); fencing is on."""
+        """Every device avoids the node it fences (a node never fences itself). With fencing on
+        (stonith-enabled, Pacemaker's default) every node must be fenceable: each device of a
+        node's level fences that node, every node is covered, a device names only nodes of this
+        cluster, and no BMC serves two nodes."""
         devices = cluster.fence_devices()
         for device in devices:
             cluster.locations.append(Location(
                 self.unique(f"location-{device.id}-{device.node}--INFINITY", ("nodes", device.node)),
                 device.id, node=device.node, score="-INFINITY", origin=device.origin))
-        stonith = cluster.properties.get("stonith-enabled", "true")
         from ocfpy.params import parse_boolean
 
         try:
-            enabled = parse_boolean(stonith)
+            enabled = parse_boolean(cluster.properties.get("stonith-enabled", "true"))
         except ValueError:
             enabled = True
         if enabled and not devices:
@@ -354,5 +421,77 @@ class ResourceReader:
                       "no node has fencing and stonith-enabled is not false: Pacemaker would "
                       "start nothing; add [[nodes.NAME.fencing]] (or, for a test cluster only, "
                       "stonith-enabled = false)")
+        names = [node.name for node in cluster.nodes]
+        covered = set()
+        bmcs = {}
+        for node in cluster.nodes:
+            for index, device in enumerate(node.fencing):
+                path = ("nodes", node.name, "fencing", index)
+                targets, key = fence_targets(device.params)
+                if targets is None:  # the device is asked which nodes it can fence
+                    covered.add(node.name)
+                    continue
+                for target in targets:
+                    if target not in names:
+                        self.fail(path + ("params", key),
+                                  f"{key} names {target!r}, which is not a node of this "
+                                  f"cluster{suggest(target, names)} (nodes: {', '.join(names)})")
+                covered.update(targets)
+                if node.name not in targets:
+                    self.fail(path + ("params", key),
+                              f"device {device.id} is at level {device.level} of {node.name} "
+                              f"but does not fence {node.name}: its {key} names "
+                              f"{', '.join(targets)}")
+                bmc = bmc_of(device)
+                if bmc is None:
+                    continue
+                if bmc in bmcs and bmcs[bmc][0] != node.name:
+                    other_node, other_path = bmcs[bmc]
+                    line = line_of(self.lines, other_path)
+                    self.fail(path + ("params",), f"BMC {bmc[0]} port {bmc[1] or '(default)'} is also the "
+                              f"fence device of {other_node} ({dotted(other_path)}"
+                              f"{f', line {line}' if line else ''}): one BMC powers one node, "
+                              f"so fencing {node.name} would switch {other_node} off")
+                bmcs.setdefault(bmc, (node.name, path))
+        self.two_nodes(cluster, enabled)
+        if enabled:
+            for node in cluster.nodes:
+                if node.name not in covered:
+                    self.fail(("nodes", node.name),
+                              f"no fence device can fence {node.name} and stonith-enabled is "
+                              f"not false: if it fails, its resources never start elsewhere; "
+                              f"add [[nodes.{node.name}.fencing]]")
+
+    def two_nodes(self, cluster, enabled):
+        """Two nodes that lose each other both keep quorum (two_node) and race to fence each
+        other: unless the description chose a delay, fencing the first node waits
+        TWO_NODE_DELAY (pcmk_delay_base on its devices), so the first node always wins and
+        exactly one survives. two_node also implies wait_for_all: said in a warning (with
+        fencing on) unless the description set wait_for_all itself."""
+        corosync = cluster.corosync
+        two_node = corosync.two_node if corosync.two_node is not None else (
+            len(cluster.nodes) == 2 and corosync.qdevice is None)
+        if not two_node:
+            return
+        delays = ("pcmk_delay_base", "pcmk_delay_max")
+        chosen = "priority-fencing-delay" in cluster.properties or any(
+            key in device.params for device in cluster.fence_devices() for key in delays)
+        if enabled and not chosen:
+            for device in cluster.nodes[0].fencing:
+                device.params["pcmk_delay_base"] = TWO_NODE_DELAY
+        where = ("corosync",) if ("corosync",) in self.lines else ("nodes",)
+        if corosync.wait_for_all is None and enabled:
+            self.warn(where, "two nodes: corosync's two_node implies wait_for_all, so after "
+                             "both were down a node that comes back alone runs nothing until "
+                             "it sees the other; to let it start alone set wait_for_all = false "
+                             "(it then fences the other node first: startup fencing), or set "
+                             "wait_for_all = true to say this is meant")
+        elif corosync.wait_for_all is False:
+            startup = cluster.properties.get("startup-fencing", "true")
+            if startup.lower() in ("false", "no", "off", "0", "n"):
+                self.fail(("properties", "startup-fencing"),
+                          "wait_for_all = false with startup-fencing = false: a node that "
+                          "comes back alone would run the services without knowing the other "
+                          "node is down (split brain)")
 
     # Constraints.

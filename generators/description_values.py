@@ -13,7 +13,8 @@ NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 PARAM_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]*\Z")
 
 SECTIONS = ("cluster", "properties", "defaults", "op_defaults", "corosync", "nodes", "templates",
-            "resources", "groups", "clones", "order", "colocation", "location")
+            "resources", "groups", "clones", "order", "colocation", "location", "alerts",
+            "remote", "remote_nodes")
 # Pacemaker's resource meta-attributes (Pacemaker Explained, 2.1), and the clone-only ones.
 RESOURCE_META = ("priority", "critical", "target-role", "is-managed", "maintenance",
                  "resource-stickiness", "requires", "migration-threshold", "failure-timeout",

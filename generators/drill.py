@@ -13,8 +13,13 @@ Scenarios:
         <instance_attributes><nvpair name="OCF_CHECK_LEVEL" value="10"/></instance_attributes>
   The stop that follows must also get rid of a stopped process: SIGTERM stays pending on it,
   so set the agent's kill_after low (SIGKILL works on a stopped process).
-- node: take away the node the resource runs on (the test harness kills the node's namespaces,
-  like a power cut); Pacemaker starts it on another node. Needs ocfpy.testbed.
+- node: cut the node the resource runs on off the cluster network (ocfpy.testbed's isolate).
+  The survivors fence it through its BMC (the BMC records the power-off), Pacemaker starts the
+  resource on another node, then the drill restores the link and powers the node on, and it
+  rejoins. The result has each of these times. Needs ocfpy.testbed.
+- fence NODE (the argument is a node): ask every fence device that can fence NODE for its
+  status through Pacemaker's fencer (stonith_admin --query on this node) and report each ok or
+  failed with the reason. It fences NODE only when asked explicitly (--fence).
 
 "Running again" means: crm_mon reports the resource started and not failed, with a successful
 start in its operation history that was not there before the fault (so a poll that comes
@@ -24,16 +29,19 @@ The drill works on any object with run(node, argv, check, timeout) and status(on
 ocfpy.testbed.Cluster; LocalCluster is that object for the node this command runs on.
 """
 
+import subprocess
 import time
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import Optional
 
 import click
 
-from .clirun import FAILED, CommandFailed, guarded
+from .clirun import BAD_INPUT, FAILED, CommandFailed, guarded
 
 SCENARIOS = ("kill", "hang", "node")
 POLL_SECONDS = 0.1
+COMMAND_SECONDS = 30  # every command the drill runs is bounded
 
 
 class DrillError(Exception):
@@ -49,14 +57,32 @@ class DrillResult:
     seconds: Optional[float]
     detected: Optional[float] = None  # seconds until crm_mon first showed the fault
     note: str = ""  # e.g. "the DC": losing the DC adds an election to the recovery
-
+    fenced: Optional[float] = None  # node: seconds until its BMC recorded the power-off
+    fenced_by: str = ""  # node: the survivor that ran the fence device
+    fence_done: Optional[float] = None  # node: seconds until the fencer reported success
+    start_seconds: Optional[float] = None  # node: how long the start elsewhere ran
+    rejoined: Optional[float] = None  # node: seconds until it was back online (restore)
+    fault_time: Optional[float] = None  # when the fault was caused (epoch seconds)
 
     def line(self):
         if self.seconds is None:
             return (f"{self.scenario:<5} {self.resource} on {self.node_before}: NOT running again "
                     f"within the timeout")
-        seen = f" (fault seen after {self.detected:.2f} s)" if self.detected is not None else ""
         note = f" ({self.note})" if self.note else ""
+        if self.scenario == "node":
+            steps = ["cut off at 0.00 s"]
+            if self.detected is not None:
+                steps.append(f"seen lost {self.detected:.2f} s")
+            steps.append(f"fenced (BMC power off) {self.fenced:.2f} s"
+                         + (f" by {self.fenced_by}" if self.fenced_by else "")
+                         if self.fenced is not None else "NOT fenced")
+            if self.fence_done is not None:
+                steps.append(f"fencing confirmed {self.fence_done:.2f} s")
+            steps.append(f"running on {self.node_after} {self.seconds:.2f} s")
+            if self.rejoined is not None:
+                steps.append(f"powered on, rejoined {self.rejoined:.2f} s")
+            return f"node  {self.resource} on {self.node_before}{note}: " + " -> ".join(steps)
+        seen = f" (fault seen after {self.detected:.2f} s)" if self.detected is not None else ""
         return (f"{self.scenario:<5} {self.resource} on {self.node_before}{note}: running again "
                 f"on {self.node_after} after {self.seconds:.2f} s{seen}")
 
@@ -65,42 +91,61 @@ class LocalCluster:
     """The cluster this host is a node of, through its local crm tools."""
 
     def __init__(self):
-        import subprocess
-
-        done = subprocess.run(["crm_node", "-n"], capture_output=True, text=True)
+        self.local = None
+        done = self.run(None, ["crm_node", "-n"], check=False)
         if done.returncode != 0:
             raise DrillError("crm_node -n failed: this host is not a running cluster node "
                              f"({(done.stderr or done.stdout).strip()})")
         self.local = done.stdout.strip()
 
-    def run(self, node, argv, check=True, timeout=30):
-        import subprocess
-
+    def run(self, node, argv, check=True, timeout=COMMAND_SECONDS, input=None):
         if node not in (None, self.local):
             raise DrillError(f"the resource runs on {node}, not on this node ({self.local}): "
                              f"run the drill there")
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL)
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                                  input=input, stdin=None if input is not None else
+                                  subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            raise DrillError(f"{' '.join(argv)} did not finish in {timeout} s") from None
+        except OSError as exc:
+            raise DrillError(f"{argv[0]}: {exc.strerror}") from None
         if check and done.returncode != 0:
             raise DrillError(f"{' '.join(argv)} exited with {done.returncode}: "
                              f"{(done.stderr or done.stdout).strip()}")
         return done
 
     def status(self, on=None):
-        from ocfpy.testbed.status import parse
+        from ocfpy.crmstatus import parse
 
         return parse(self.run(on, ["crm_mon", "-1", "--output-as=xml"]).stdout)
 
 
-def _primitive(cluster, node, resource):
-    import xml.etree.ElementTree as ET
+def _unavailable():
+    """The errors a cluster answers with while it cannot say (a node losing quorum, a command
+    that timed out, output that is not crm_mon's): the drill polls again. Anything else is a
+    bug and is not caught."""
+    from ocfpy.crmstatus import StatusError
+    from ocfpy.testbed.cluster import TestbedError
 
-    done = cluster.run(node, ["cibadmin", "--query", "--scope", "resources", "--xpath",
-                              f"//primitive[@id='{resource}']"], check=False)
-    if done.returncode != 0:
+    return (DrillError, StatusError, TestbedError)
+
+
+def _primitive(cluster, node, resource):
+    done = cluster.run(node, ["cibadmin", "--query", "--scope", "resources"], check=False,
+                       timeout=COMMAND_SECONDS)
+    try:
+        root = ET.fromstring(done.stdout) if done.returncode == 0 else None
+    except ET.ParseError:
+        root = None
+    if root is None:
+        raise DrillError(f"cibadmin --query failed on {node}: {done.stderr.strip()}")
+    # The id is compared as data, never put into an XPath expression.
+    found = [p for p in root.iter("primitive") if p.get("id") == resource]
+    if not found:
         raise DrillError(f"resource {resource} is not a primitive in the CIB (for a group or "
                          f"clone, drill one of its primitives)")
-    return ET.fromstring(done.stdout)
+    return found[0]
 
 
 def _pidfile(primitive, resource):
@@ -126,7 +171,7 @@ def _deep_monitor(primitive):
 
 
 def _service_pid(cluster, node, path):
-    done = cluster.run(node, ["cat", path], check=False)
+    done = cluster.run(node, ["cat", path], check=False, timeout=COMMAND_SECONDS)
     for line in done.stdout.splitlines():
         if line.startswith("pid="):
             return int(line[4:])
@@ -145,7 +190,7 @@ def _wait_recovered(cluster, resource, before, timeout, on=None, away_from=None)
     while time.monotonic() < deadline:
         try:
             status = cluster.status(on)
-        except Exception:  # a node in the middle of losing quorum may not answer
+        except _unavailable():  # a node in the middle of losing quorum may not answer
             status = None
         if status is not None:
             where = [n for n in status.where(resource) if n != away_from]
@@ -170,21 +215,7 @@ def run_drill(cluster, resource, scenario, *, timeout=120.0, pidfile=None, resto
     node = where[0]
     before = status
     if scenario == "node":
-        if not hasattr(cluster, "kill_node"):
-            raise DrillError("taking a node away needs the test harness (ocfpy.testbed); on a "
-                             "production cluster, power the node off and watch crm_mon")
-        witness = next((n for n in cluster.nodes if n != node and cluster.node(n).up), None)
-        if witness is None:
-            raise DrillError("taking a node away needs another running node")
-        began = time.monotonic()
-        cluster.kill_node(node)
-        ended, after, seen = _wait_recovered(cluster, resource, before, timeout, on=witness,
-                                             away_from=node)
-        if restore:
-            cluster.restart_node(node)
-        result = _result(scenario, resource, node, after, began, ended, seen)
-        result.note = "the DC" if status.dc == node else ""
-        return result
+        return _node_loss(cluster, resource, node, before, timeout, restore)
 
     primitive = _primitive(cluster, node, resource)
     path = pidfile or _pidfile(primitive, resource)
@@ -202,29 +233,196 @@ def run_drill(cluster, resource, scenario, *, timeout=120.0, pidfile=None, resto
     return _result(scenario, resource, node, after, began, ended, seen)
 
 
+def _node_loss(cluster, resource, node, before, timeout, restore):
+    """Cut `node` off; the survivors fence it, the resource runs elsewhere; then bring it back."""
+    if not hasattr(cluster, "isolate"):
+        raise DrillError("taking a node away needs the test harness (ocfpy.testbed); on a "
+                         "production cluster, cut the node off and watch crm_mon and "
+                         "stonith_admin --history")
+    witness = next((n for n in cluster.nodes if n != node and cluster.node(n).up), None)
+    if witness is None:
+        raise DrillError("taking a node away needs another running node")
+    # Fencing after the cut: the fencer stamps completions in UTC, to the second.
+    since = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+    watch = _FenceWatch(cluster, node, witness, since)
+    began = time.monotonic()
+    ended, result = None, None
+    cluster.isolate(node)
+    watch.start()
+    try:
+        ended, after, seen = _wait_recovered(cluster, resource, before, timeout, on=witness,
+                                             away_from=node)
+        watch.join(timeout=max(0.0, began + timeout - time.monotonic()))
+        offs = [e for e in cluster.power_events(node, since=began) if not e.on]
+        result = _result("node", resource, node, after, began, ended, seen)
+        result.note = "the DC" if before.dc == node else ""
+        if offs:
+            result.fenced = offs[0].at - began
+        if watch.done is not None:
+            result.fence_done = watch.done - began
+            result.fenced_by = watch.delegate
+        if after is not None:
+            starts = [op for op in cluster.status(witness).operations
+                      if op.resource == resource and op.node == after and op.task == "start"
+                      and op.rc == 0]
+            result.start_seconds = starts[-1].exec_ms / 1000 if starts else None
+    finally:
+        watch.stop()
+        if restore:
+            cluster.rejoin(node)
+            cluster.restart_node(node, timeout=timeout)
+            if result is not None and ended is not None:
+                result.rejoined = time.monotonic() - began
+    return result
+
+
+class _FenceWatch:
+    """Polls the fencer's history from a survivor until a new success for `node` appears."""
+
+    def __init__(self, cluster, node, witness, since):
+        import threading
+
+        self.cluster, self.node, self.witness, self.since = cluster, node, witness, since
+        self.done, self.delegate = None, ""
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True, name="fence-watch")
+
+    def start(self):
+        self._thread.start()
+
+    def join(self, timeout):
+        self._thread.join(timeout)
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(COMMAND_SECONDS + 5)
+
+    def _poll(self):
+        while not self._stop.is_set():
+            try:
+                done = [e for e in self.cluster.fence_history(self.node, on=self.witness)
+                        if e.status == "success" and e.completed[:19] >= self.since]
+            except _unavailable():
+                done = []
+            if done:
+                self.done, self.delegate = time.monotonic(), done[-1].delegate
+                return
+            self._stop.wait(0.2)
+
+
+def check_fencing(cluster, node, on=None):
+    """[(device, ok, detail)] for every device Pacemaker's fencer has for `node`
+    (stonith_admin --list), each asked for the node's power status the way the fencer runs
+    it: its agent with the device's CIB parameters on standard input (never on a command
+    line), so the BMC must answer, with the right credentials. `stonith_admin --query` is not
+    used: Pacemaker 2.1.5 reports success for a device whose BMC does not answer."""
+    listed = cluster.run(on, ["stonith_admin", "--list", node, "--output-as=xml"], check=False,
+                         timeout=COMMAND_SECONDS)
+    try:
+        root = ET.fromstring(listed.stdout)
+    except ET.ParseError:
+        raise DrillError(f"stonith_admin --list {node} failed: "
+                         f"{(listed.stderr or listed.stdout).strip()}") from None
+    devices = [(item.text or "").strip() for item in root.iter("item")
+               if item.get("name") == "device" and (item.text or "").strip()]
+    if not devices:
+        raise DrillError(f"no fence device here can fence {node}: nothing would take it "
+                         f"away if it failed (stonith_admin --list {node})")
+    done = cluster.run(on, ["cibadmin", "--query", "--scope", "resources"], check=False,
+                       timeout=COMMAND_SECONDS)
+    try:
+        resources = ET.fromstring(done.stdout)
+    except ET.ParseError:
+        raise DrillError(f"cibadmin --query failed: {done.stderr.strip()}") from None
+    results = []
+    for device in devices:
+        primitive = next((p for p in resources.iter("primitive") if p.get("id") == device
+                          and p.get("class") == "stonith"), None)
+        if primitive is None:
+            results.append((device, False, "registered with the fencer but not in the CIB"))
+            continue
+        results.append((device, *_device_status(cluster, on, node, primitive)))
+    return results
+
+
+def _device_status(cluster, on, node, primitive):
+    """(ok, why) of one device's `status` action for `node`."""
+    import re
+
+    params = {nv.get("name"): nv.get("value", "")
+              for nv in primitive.iterfind("instance_attributes/nvpair")}
+    request = {k: v for k, v in params.items() if not k.startswith("pcmk_")}
+    mapped = dict(re.split(r"[:=]", pair, maxsplit=1) for pair in re.split(
+        r"[\s,;]+", params.get("pcmk_host_map", "")) if re.search(r"[:=]", pair))
+    request.update(action="status", plug=mapped.get(node, node))
+    timeout = 30
+    agent = primitive.get("type", "")
+    if not re.match(r"fence_[A-Za-z0-9_-]+\Z", agent):
+        return False, f"{agent!r} is not a fence agent"
+    stdin = "".join(f"{k}={v}\n" for k, v in request.items() if "\n" not in v)
+    try:
+        done = cluster.run(on, [f"/usr/sbin/{agent}"], check=False, timeout=timeout,
+                           input=stdin)
+    except _unavailable() as exc:
+        return False, str(exc)
+    if done.returncode in (0, 2):  # 2: the node is powered off, and the BMC says so
+        return True, " ".join(done.stdout.split())
+    lines = [line for line in done.stderr.splitlines()
+             if line.strip() and "Deprecat" not in line and "import" not in line]
+    reason = lines[-1].split(": ", 1)[-1] if lines else f"exit status {done.returncode}"
+    return False, " ".join(reason.split())
+
+
+def fence_node(cluster, node, on=None, timeout=120):
+    """Fence `node` through Pacemaker (stonith_admin --fence): the fencer's topology decides."""
+    done = cluster.run(on, ["stonith_admin", "--fence", node, "--timeout", str(int(timeout))],
+                       check=False, timeout=timeout + 10)
+    return done.returncode == 0, " ".join((done.stdout + " " + done.stderr).split())
+
+
 def _result(scenario, resource, node, after, began, ended, seen):
+    """began, ended, seen: monotonic times of the fault, the recovery and its detection."""
     return DrillResult(scenario, resource, node, after,
                        None if ended is None else ended - began,
-                       None if seen is None else min(seen, ended or seen) - began)
+                       None if seen is None else min(seen, ended or seen) - began,
+                       fault_time=time.time() - (time.monotonic() - began))
 
 
 @click.command("drill")
 @click.argument("resource")
-@click.option("--scenario", "scenarios", multiple=True, type=click.Choice(SCENARIOS),
-              help="kill (SIGKILL), hang (SIGSTOP) or node; repeatable (default: kill).")
+@click.option("--scenario", "scenarios", multiple=True,
+              type=click.Choice(SCENARIOS + ("fence",)),
+              help="kill (SIGKILL), hang (SIGSTOP) or node; repeatable (default: kill). "
+                   "fence: RESOURCE is a node; check every device that can fence it.")
+@click.option("--fence", "really_fence", is_flag=True,
+              help="With --scenario fence: then really fence the node (it is powered off).")
 @click.option("--timeout", default=120.0, show_default=True,
               help="Seconds to wait for the resource to run again.")
 @click.option("--pidfile", default=None, help="The service's ocfpy pidfile, if not the agent's "
                                               "default /run/ocfpy/<agent>/<resource>.pid.")
 @click.option("--settle", default=10.0, show_default=True,
               help="Seconds to wait between scenarios (the monitor's first run after a restart).")
+@click.option("--history", "history", default=None, metavar="FILE",
+              help="Also record each result in this operations history (JSON lines, as the "
+                   "ocfpy alert agent writes; `ocfgen report` reads it), e.g. "
+                   "/var/log/ocfpy/history.jsonl.")
 @guarded
-def cmd(resource, scenarios, timeout, pidfile, settle):
+def cmd(resource, scenarios, really_fence, timeout, pidfile, settle, history):
     """Break RESOURCE on this cluster node and print the time until it runs again (MTTR).
 
     Run it on the node where RESOURCE is active (kill and hang act on local processes). The
     hang scenario needs a depth-10 monitor (op instance attribute OCF_CHECK_LEVEL=10).
+
+    `ocfgen drill NODE --scenario fence` checks that NODE can be fenced: each fence device
+    that can fence it is asked for its status (run it on another node). Nothing is fenced
+    unless --fence is given too.
     """
+    if "fence" in scenarios:
+        if len(scenarios) > 1:
+            raise CommandFailed(BAD_INPUT, "drill: --scenario fence takes a node and goes alone")
+        return _fence_command(resource, really_fence, timeout)
+    if really_fence:
+        raise CommandFailed(BAD_INPUT, "drill: --fence goes with --scenario fence")
     try:
         cluster = LocalCluster()
         results = []
@@ -234,7 +432,35 @@ def cmd(resource, scenarios, timeout, pidfile, settle):
             result = run_drill(cluster, resource, scenario, timeout=timeout, pidfile=pidfile)
             click.echo(result.line())
             results.append(result)
+            if history:
+                from .ophistory import record_drill
+
+                try:
+                    record_drill(result, history, fault_time=result.fault_time)
+                except OSError as exc:
+                    raise CommandFailed(FAILED, f"drill: cannot record in {history}: "
+                                                f"{exc.strerror or exc}") from None
     except DrillError as exc:
         raise CommandFailed(FAILED, f"drill: {exc}") from None
     if any(r.seconds is None for r in results):
+        raise CommandFailed(FAILED)
+
+
+def _fence_command(node, really_fence, timeout):
+    try:
+        cluster = LocalCluster()
+        if node == cluster.local:
+            raise DrillError(f"{node} is this node: check (and fence) it from another node")
+        results = check_fencing(cluster, node)
+        for device, ok, detail in results:
+            click.echo(f"fence {node}: device {device}: "
+                       + (f"ok ({detail})" if ok else f"FAILED: {detail}"))
+        if really_fence:
+            ok, detail = fence_node(cluster, node, timeout=timeout)
+            click.echo(f"fence {node}: {'fenced' if ok else 'NOT fenced: ' + detail}")
+            if not ok:
+                raise CommandFailed(FAILED)
+    except DrillError as exc:
+        raise CommandFailed(FAILED, f"drill: {exc}") from None
+    if not all(ok for _, ok, _ in results):
         raise CommandFailed(FAILED)

@@ -19,6 +19,8 @@ from typing import Union
 
 from ocfpy import __version__
 
+from .output_files import MARK
+
 PROTOCOLS = ("tcp", "udp", "vrrp")
 # corosync 3 with knet: link N listens on UDP 5405 + N unless mcastport is set (totemconfig.c).
 COROSYNC_KNET_PORT = 5405
@@ -27,6 +29,8 @@ PCSD_PORT = 2224
 # ACS ports come from the ACS agents' own table (ocfpy.agents.acs_env), never listed twice.
 EPICS_CA_SERVER_PORT = 5064
 EPICS_CA_REPEATER_PORT = 5065
+EPICS_PVA_SERVER_PORT = 5075
+EPICS_PVA_BROADCAST_PORT = 5076
 ARCHIVER_HTTP_PORTS = {"mgmt": 17665, "engine": 17666, "etl": 17667, "retrieval": 17668}
 ARCHIVER_CLUSTER_PORT = 16670
 DUCC_BROKER_PORT = 61617
@@ -122,6 +126,72 @@ def epics_ca(sources=(), server_port=EPICS_CA_SERVER_PORT, repeater_port=EPICS_C
     return openings
 
 
+def epics_ioc_servers(sources=(), ca_port=EPICS_CA_SERVER_PORT, pva_port=EPICS_PVA_SERVER_PORT):
+    """One IOC's servers: Channel Access on ca_port (TCP circuits and UDP searches; the IOC's
+    EPICS_CAS_SERVER_PORT), pvAccess on pva_port (TCP, EPICS_PVAS_SERVER_PORT) with its UDP
+    searches on the broadcast port every pvAccess server on a host shares."""
+    return (Opening(f"EPICS CA server {ca_port}", "tcp", (ca_port,), tuple(sources)),
+            Opening(f"EPICS CA search {ca_port}", "udp", (ca_port,), tuple(sources)),
+            Opening(f"EPICS PVA server {pva_port}", "tcp", (pva_port,), tuple(sources)),
+            Opening("EPICS PVA search", "udp", (EPICS_PVA_BROADCAST_PORT,), tuple(sources)))
+
+
+def ioc_openings(iocs, sources=(), admin_sources=()):
+    """The openings of the IOC resources `iocs` (model Primitives of ocf:ocfpy:epics-ioc).
+
+    Each IOC is reached on the ports the agent binds its servers to (the one rule both follow:
+    agents.epics_ioc.server_endpoints). CA servers on one host share the UDP search port, but a
+    TCP port serves one of them only: the next one serves on a random port no rule can name.
+    So every IOC without an address of its own needs ports of its own, distinct from those of
+    every other IOC (an IOC bound to its own address still holds its port on the node's
+    wildcard address); that is checked here, naming both IOCs.
+    """
+    from ocfpy.agents.epics_ioc import parse_console, server_endpoints
+
+    openings, keys = [], set()
+    used = {}  # (protocol word, port) -> (IOC id, has an address of its own)
+    consoles = {}  # (port, on loopback) -> [(IOC id, bind address)]
+    for ioc in iocs:
+        where = ioc.origin or ioc.id
+        address, ca_port, pva_port = server_endpoints(ioc.params)
+        for word, port in (("Channel Access", ca_port), ("pvAccess", pva_port)):
+            other = used.get((word, port))
+            if other is not None and not (address and other[1]):
+                raise FirewallError(
+                    f"{where}: {ioc.id} and {other[0]} both serve {word} on port {port}, and "
+                    f"{'they do not' if not address and not other[1] else 'not both'} have an "
+                    f"address of their own: on one node the second would serve on a random TCP "
+                    f"port that no rule opens; give each IOC an `address` or its own "
+                    f"{'ca_port' if word == 'Channel Access' else 'pva_port'}")
+            used.setdefault((word, port), (ioc.id, bool(address)))
+        for opening in epics_ioc_servers(sources, ca_port, pva_port):
+            key = (opening.protocol, opening.ports)
+            if key not in keys:
+                keys.add(key)
+                openings.append(opening)
+        try:
+            kind, host, port = parse_console(ioc.params.get("console", "7001"))
+        except ValueError as exc:
+            raise FirewallError(f"{where}: console {exc}") from None
+        if kind == "tcp":
+            if address and ":" not in ioc.params.get("console", "7001"):
+                host = address
+            try:
+                procserv_console(ioc.id, port, host, tuple(admin_sources))
+            except FirewallError as exc:
+                raise FirewallError(f"{where}: {exc}; [firewall] admin names them") from None
+            consoles.setdefault((port, ipaddress.ip_address(host).is_loopback), []).append(
+                (ioc.id, host))
+    # One rule per console port: every IOC with an address of its own has its console on 7001.
+    for (port, _), owners in consoles.items():
+        name = owners[0][0] if len(owners) == 1 else f"{owners[0][0]} and {len(owners) - 1} more"
+        openings.append(procserv_console(name, port, owners[0][1], tuple(admin_sources)))
+    # Beacons to the CA repeater: for CA clients on this node (the archiver, a gateway).
+    openings.append(Opening("EPICS CA repeater (beacons)", "udp", (EPICS_CA_REPEATER_PORT,),
+                            tuple(sources)))
+    return tuple(openings)
+
+
 def procserv_console(name, port, bind="127.0.0.1", admin_sources=()):
     """A procServ console: on loopback nothing is opened; on another address, admins only."""
     address = ipaddress.ip_address(bind) if bind not in ("", "0.0.0.0", "::") else None
@@ -133,16 +203,24 @@ def procserv_console(name, port, bind="127.0.0.1", admin_sources=()):
     return Opening(f"procServ console {name}", "tcp", (port,), tuple(admin_sources))
 
 
-def archiver(sources=(), appliances=(), webapps=("mgmt", "retrieval")):
+def archiver(sources=(), appliances=(), webapps=("mgmt", "retrieval"), ports=None,
+             name="archiver appliance"):
     """EPICS Archiver Appliance: the webapps' HTTP ports for clients, the cluster port between
-    appliances (and every webapp port too, which the appliances call among themselves)."""
-    openings = [Opening("archiver appliance HTTP", "tcp",
-                        tuple(ARCHIVER_HTTP_PORTS[w] for w in webapps), tuple(sources))]
+    appliances (and every webapp port too, which the appliances call among themselves).
+    ports: {webapp: port} of this appliance (default: the documented ones)."""
+    ports = dict(ARCHIVER_HTTP_PORTS, **(ports or {}))
+    openings = [Opening(f"{name} HTTP", "tcp", tuple(ports[w] for w in webapps),
+                        tuple(sources))]
     if appliances:
-        openings.append(Opening("archiver appliance cluster", "tcp",
-                                (ARCHIVER_CLUSTER_PORT, *ARCHIVER_HTTP_PORTS.values()),
-                                tuple(appliances)))
+        openings.append(Opening(f"{name} cluster", "tcp",
+                                (ARCHIVER_CLUSTER_PORT, *ports.values()), tuple(appliances)))
     return tuple(openings)
+
+
+def archiver_ports(params):
+    """{webapp: port} of an ocf:ocfpy:archiver resource's parameters."""
+    return {app: int(params.get(f"{app}_port") or default)
+            for app, default in ARCHIVER_HTTP_PORTS.items()}
 
 
 def ducc(broker_sources=(), ws_sources=(), broker_port=DUCC_BROKER_PORT, ws_port=DUCC_WS_PORT):
@@ -248,7 +326,7 @@ def render(firewall):
     table = f"inet {firewall.table}"
     lines = [
         "#!/usr/sbin/nft -f",
-        f"# Firewall of {firewall.node}: generated by ocfgen {__version__}; do not edit.",
+        f"# Firewall of {firewall.node}: generated by ocfgen {__version__}; do not edit. {MARK}",
         "# Opens what the cluster description uses and drops the rest of the inbound traffic.",
         f"table {table}",
         f"delete table {table}",
@@ -282,6 +360,10 @@ def firewall_from_model(cluster, outputs, node):
     openings = [corosync(addresses, links=max((len(n.addresses) for n in cluster.nodes),
                                               default=1))]
     seen = set()
+    iocs = []
+    # Appliances with an address of their own call each other there.
+    appliance_addresses = [p.params["http_host"] for p in cluster.primitives
+                           if p.agent == "ocf:ocfpy:archiver" and getattr(p, "address", "")]
 
     def add(key, made):
         if key not in seen:
@@ -299,26 +381,19 @@ def firewall_from_model(cluster, outputs, node):
                                     f"{instance!r} is not a number")
             add(("acs", int(instance)), acs_instance(int(instance), clients))
         elif agent == "ocf:ocfpy:epics-ioc":
-            from ocfpy.agents.epics_ioc import parse_console
-
-            add("ca", epics_ca(clients))
-            try:
-                kind, host, port = parse_console(params.get("console", "7001"))
-            except ValueError as exc:
-                raise FirewallError(f"{primitive.origin or primitive.id}: console {exc}") from None
-            if kind == "tcp":
-                try:
-                    add(("console", port), procserv_console(primitive.id, port, host,
-                                                            tuple(settings.admin)))
-                except FirewallError as exc:
-                    raise FirewallError(f"{primitive.origin or primitive.id}: {exc}; [firewall] "
-                                        "admin names them") from None
+            iocs.append(primitive)
         elif agent == "ocf:ocfpy:archiver":
-            add("archiver", archiver(clients, appliances=addresses))
+            # Every appliance's own ports: a second appliance on 17675-17678 is reached there.
+            ports = archiver_ports(params)
+            add(("archiver", tuple(sorted(ports.items()))),
+                archiver(clients, appliances=addresses + appliance_addresses, ports=ports,
+                         name=f"archiver {primitive.id}"))
             # The engine is a CA client: the servers' replies to its broadcast searches.
             add("ca-client", epics_ca(clients, client=True)[-1])
         elif agent == "ocf:ocfpy:ducc-head":
             add("ducc", ducc(tuple(addresses) + clients if clients else (), clients))
+    if iocs:
+        add("iocs", ioc_openings(iocs, clients, tuple(settings.admin)))
     if settings.acs_daemons:
         add("acs-daemons", acs_daemons(clients))
     for pair in outputs.pairs:

@@ -10,6 +10,8 @@ firewall.firewall_from_model), with errors located in this file:
     [firewall]
     clients = ["192.0.2.0/24"]    # who may use the services (CA, ACS, archiver, DUCC); [] anyone
     admin = ["192.0.2.200"]       # ssh and procServ consoles bound off loopback; [] anyone
+                                  # (the ports themselves come from the description: each
+                                  # IOC's CA/pvAccess ports or own address, each appliance's)
     admin_ports = [22]
     acs_daemons = false           # also open the ACS container/services daemons (2970, 2980)
     [[firewall.extra]]            # a port of something the description does not model

@@ -222,9 +222,13 @@ def _check_track(track, where):
 def _environment():
     from jinja2 import Environment, PackageLoader, StrictUndefined
 
-    return Environment(loader=PackageLoader("ocfpy.generators", "templates"),
-                       undefined=StrictUndefined, keep_trailing_newline=True, trim_blocks=True,
-                       lstrip_blocks=True)
+    from .output_files import MARK
+
+    env = Environment(loader=PackageLoader("ocfpy.generators", "templates"),
+                      undefined=StrictUndefined, keep_trailing_newline=True, trim_blocks=True,
+                      lstrip_blocks=True)
+    env.globals["mark"] = MARK     # the generated-file marker (output_files.MARK)
+    return env
 
 
 def script_paths(pair, layout):

@@ -54,6 +54,9 @@ class Primitive:
     utilization: dict[str, str] = field(default_factory=dict)
     ops: list[Op] = field(default_factory=list)
     description: str = ""
+    template: Optional[str] = None        # the [templates.NAME] it was made from
+    address: str = ""                     # its own "IP[/prefix]" (description_addresses)
+    accept_node_loss: str = ""            # why it may stay stopped when a node is lost
     origin: str = ""
 
     @property
@@ -201,7 +204,7 @@ class Corosync:
     token_coefficient: Optional[int] = None   # None: corosync's default (650 ms per node > 2)
     consensus: Optional[int] = None
     two_node: Optional[bool] = None       # None: decided from the node count
-    wait_for_all: bool = False
+    wait_for_all: Optional[bool] = None   # None: corosync's default (on with two_node)
     link_priorities: list[int] = field(default_factory=list)
     qdevice: Optional[QuorumDevice] = None
     keyfile: Optional[str] = None
@@ -224,6 +227,8 @@ class Cluster:
     orders: list[Order] = field(default_factory=list)
     colocations: list[Colocation] = field(default_factory=list)
     locations: list[Location] = field(default_factory=list)
+    alerts: list = field(default_factory=list)               # generators.alerts.Alert
+    remote: object = None                                    # generators.remote.Remote
     source: str = ""                      # the description's path, as given
     digest: str = ""                      # sha256 hex of the description's bytes
     warnings: tuple[str, ...] = ()        # located, one line each

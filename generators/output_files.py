@@ -2,50 +2,34 @@
 
 A file that holds a secret must never be readable by others, not even for the instant between
 creating it and a later chmod: the temporary file is created with the final mode. Commands
-replace only files ocfgen wrote (each output names ocfgen near its top): a mistyped output
-path never overwrites a description, a hand-made configuration or a directory.
+replace only files ocfgen wrote, told by MARK in their first KiB, and never a file the command
+reads (the description): a mistyped output path never overwrites a description, a hand-made
+configuration or a directory.
 """
 
 import os
 import stat
 
-# Every generated file (CIB, corosync.conf, units, keepalived, nftables, DOT/SVG) names ocfgen
-# in its first lines.
-MARK = b"ocfgen"
+# Every generated file (CIB, corosync.conf, units, keepalived, nftables, DOT/SVG) carries MARK
+# in the comment at its top. It ends in DEL (U+007F), a character TOML allows nowhere (neither
+# in comments nor in strings), so no description can carry it, whatever its comments say.
+MARK = "[ocfgen output\x7f]"
 
 
 def write_file(path, text, mode=0o644):
-    """Write `text` to `path` (parents created 0755) with `mode`; replaces atomically."""
-    make_directories(os.path.dirname(os.path.abspath(path)))
-    temporary = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        os.fchmod(fd, mode)          # the umask may have taken bits off
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            fd = None
-            f.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        if fd is not None:
-            os.close(fd)
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    """Write `text` to `path` (parents created 0755) with `mode`; replaces atomically
+    (ocfpy.safefile: never through a symlink, fsynced; a sticky directory such as /tmp will do)."""
+    from ocfpy import safefile
+
+    safefile.replace(path, text.encode("utf-8"), mode, parents=True, private=False)
 
 
 def make_directories(directory):
-    """Create `directory` and its missing parents, each 0755 at most: os.makedirs gives the
-    parents 0777 less the umask, so under umask 000 anyone could swap a secret's file."""
-    missing = []
-    while not os.path.isdir(directory) and directory != os.path.dirname(directory):
-        missing.append(directory)
-        directory = os.path.dirname(directory)
-    for part in reversed(missing):
-        try:
-            os.mkdir(part, 0o755)
-        except FileExistsError:
-            if not os.path.isdir(part):
-                raise
+    """Create `directory` and its missing parents, each 0755 at most (os.makedirs would give
+    the parents 0777 less the umask), walking from / without following a planted symlink."""
+    from ocfpy import safefile
+
+    safefile.make_directory(directory, 0o755)
 
 
 def under(root, path):
@@ -53,8 +37,14 @@ def under(root, path):
     return os.path.join(root, path.lstrip("/"))
 
 
-def foreign(path):
-    """Why `path` must not be replaced by an output, or None (absent, or written by ocfgen)."""
+def foreign(path, inputs=()):
+    """Why `path` must not be replaced by an output, or None (absent, or written by ocfgen).
+
+    `inputs`: the files the command reads; an output that is one of them (the same path or
+    the same file by another name) is refused before anything is written."""
+    for source in inputs:
+        if _same_file(path, source):
+            return f"is {source}, an input of this command: write the output elsewhere"
     try:
         status = os.stat(path)
     except FileNotFoundError:
@@ -70,32 +60,30 @@ def foreign(path):
             head = f.read(1024)
     except OSError as exc:
         return exc.strerror
-    if MARK not in head:
+    if MARK.encode("utf-8") not in head:
         return "exists and was not written by ocfgen: move it away, or write elsewhere"
     return None
 
 
+def _same_file(one, other):
+    if os.path.realpath(one) == os.path.realpath(other):
+        return True
+    try:
+        return os.path.samefile(one, other)
+    except OSError:
+        return False
+
+
 def write_files(files):
-    """Write every (path, text, mode) or none: each is staged in a private temporary file
+    """Write every (path, text or bytes, mode) or none: each is staged in a private temporary file
     first and all are renamed into place once every one was written. Refuses (OSError, nothing
     written) to replace a file that foreign() rejects."""
     for path, _, _ in files:
         why = foreign(path)
         if why:
             raise OSError(0, why, path)
-    staged = []
-    try:
-        for path, text, mode in files:
-            make_directories(os.path.dirname(os.path.abspath(path)))
-            temporary = f"{path}.{os.getpid()}.tmp"
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-            staged.append(temporary)
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                os.fchmod(f.fileno(), mode)      # the umask may have taken bits off
-                f.write(text)
-        for (path, _, _), temporary in zip(files, staged):
-            os.replace(temporary, path)
-    finally:
-        for temporary in staged:
-            if os.path.lexists(temporary):
-                os.unlink(temporary)
+    from ocfpy import safefile
+
+    safefile.replace_all([(path, text if isinstance(text, bytes) else text.encode("utf-8"), mode)
+                          for path, text, mode in files],
+                         parents=True, private=False)

@@ -7,7 +7,12 @@ placement is found by recording each computed start as a successful probe in the
 section and recomputing until nothing more starts (writing the status directly: crm_simulate's
 own `-i` injection costs O(n^2), 85 s for 1,000 resources). A lost node is then recorded as
 gone without a clean shutdown, so the answer shows fencing, moves and stops as the cluster
-would plan them after a crash.
+would plan them after a crash. The losses are computed side by side (one crm_simulate each).
+
+`n_minus_1(cib_path, nodes)` answers only which resources each loss leaves stopped (the N-1
+verdict, judged in generators/capacity.py): the same computation on a copy of the CIB whose
+orders are Optional, which makes it fast for large clusters, with the Mandatory orders applied
+to the result afterwards.
 Returns data; prints nothing.
 """
 
@@ -169,10 +174,14 @@ def simulate(cib_path, nodes, timeout=120, max_rounds=6):
         return _simulate(_StatusWriter(cib_path, directory), nodes, timeout, max_rounds)
 
 
-def _simulate(writer, nodes, timeout, max_rounds):
-    result = Simulation()
-    running = {}   # instance -> (node, probe result: 0 running, 8 running promoted)
-    for _ in range(max_rounds):
+def _place(writer, nodes, timeout, max_rounds, result):
+    """{instance: (node, probe result: 0 running, 8 running promoted)} with every node up.
+    A round records what the last one started; a CIB without promotable clones is placed in
+    one (a transition plans every start at once; a promotion needs the start recorded)."""
+    running = {}
+    promotable = any(nv.get("name") == "promotable" and nv.get("value") == "true"
+                     for nv in writer.root.iter("nvpair"))
+    for _ in range(max_rounds if promotable else 1):
         result.rounds += 1
         new = False
         for change in _run(writer.write(nodes, running), [], timeout):
@@ -183,15 +192,122 @@ def _simulate(writer, nodes, timeout, max_rounds):
                 running[change.resource], new = (node, 8), True
         if not new:
             break
+    return running
+
+
+def _simulate(writer, nodes, timeout, max_rounds):
+    from concurrent.futures import ThreadPoolExecutor
+
+    result = Simulation()
+    running = _place(writer, nodes, timeout, max_rounds, result)
     for instance, (node, rc) in sorted(running.items()):
         shown = f"{node} (Promoted)" if rc == 8 else node
         result.placement.setdefault(_base(instance), []).append(shown)
     for resource in result.placement:
         result.placement[resource].sort()
+    paths = {lost: writer.write(nodes, running, lost) for lost in nodes}
+    with ThreadPoolExecutor(max_workers=2) as pool:   # each loss on its own crm_simulate
+        computed = dict(zip(paths, pool.map(lambda p: _run(p, [], timeout), paths.values())))
     for lost in nodes:
-        changes = _run(writer.write(nodes, running, lost), [], timeout)
         # Recorded probes carry no parameter digest: Pacemaker restarts them "due to resource
         # definition change", which a real cluster would not do.
-        result.losses[lost] = [_without_digest_noise(c) for c in changes if not (
+        result.losses[lost] = [_without_digest_noise(c) for c in computed[lost] if not (
             c.action == "Restart" and "definition change" in c.why and "->" not in c.detail)]
     return result
+
+
+# The N-1 verdict: which resources the loss of each node leaves stopped.
+
+@dataclass
+class Verdict:
+    """stopped_up: resources that run nowhere with every node up; stopped: lost node ->
+    resources left stopped by its loss (besides stopped_up); blocked: lost node -> resources
+    among those stopped only because a Mandatory order's first resource is stopped."""
+
+    stopped_up: list = field(default_factory=list)
+    stopped: dict = field(default_factory=dict)
+    blocked: dict = field(default_factory=dict)
+
+
+class _Relaxed(_StatusWriter):
+    """The CIB with every order Optional: where resources run does not depend on orders, but
+    a Mandatory chain makes Pacemaker plan (and crm_simulate compute) a restart of everything
+    after each moved resource, which costs seconds for a thousand resources. The Mandatory
+    orders are kept as (first, then) pairs and applied to the result afterwards."""
+
+    def __init__(self, cib_path, directory):
+        super().__init__(cib_path, directory)
+        self.mandatory = []
+        for order in self.root.iter("rsc_order"):
+            if order.get("kind", "Mandatory") != "Mandatory" or order.get("score") == "0":
+                continue
+            order.set("kind", "Optional")
+            sets = [[ref.get("id") for ref in rset.iter("resource_ref")] + [rset]
+                    for rset in order.iter("resource_set")]
+            if not sets:
+                self.mandatory.append((order.get("first"), order.get("then")))
+            for index, members in enumerate(sets):
+                rset, members = members[-1], members[:-1]
+                if rset.get("sequential", "true") == "true":
+                    self.mandatory += list(zip(members, members[1:]))
+                if index + 1 < len(sets) and rset.get("require-all", "true") == "true":
+                    self.mandatory += [(a, b) for a in members for b in sets[index + 1][:-1]]
+        self.members = {}   # group or clone id -> its primitives
+        for container in list(self.root.iter("group")) + list(self.root.iter("clone")):
+            self.members[container.get("id")] = [p.get("id") for p in container.iter("primitive")]
+
+
+def _after(running, changes, lost):
+    """{(resource, node)} running once `changes` (a loss's transition) are carried out.
+    Clone instances are told apart by node, not by number: Pacemaker renumbers them."""
+    state = {(_base(instance), node) for instance, (node, _) in running.items() if node != lost}
+    for change in changes:
+        if change.action.startswith("Fence") or not change.detail:
+            continue
+        base = _base(change.resource)
+        source, _, target = change.detail.partition("->")
+        source = source.split()[-1] if source.split() else ""
+        target = target.split()[-1] if target.split() else ""
+        if change.action == "Stop":
+            state.discard((base, source))
+        elif change.action == "Start":
+            state.add((base, source))
+        elif change.action in ("Move", "Recover", "Migrate") and target:
+            state.discard((base, source))
+            state.add((base, target))
+    return state
+
+
+def n_minus_1(cib_path, nodes, timeout=120, max_rounds=6, workers=2):
+    """The Verdict of the CIB at cib_path on `nodes`: placement with every node up, then the
+    loss of each node in turn (crm_simulate -R only, the losses computed side by side)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with tempfile.TemporaryDirectory(prefix="ocfgen-n-1-") as directory:
+        writer = _Relaxed(cib_path, directory)
+        running = _place(writer, nodes, timeout, max_rounds, Simulation())
+        paths = {lost: writer.write(nodes, running, lost) for lost in nodes}
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            changes = dict(zip(paths, pool.map(lambda p: _run(p, [], timeout), paths.values())))
+    primitives = [p.get("id") for p in writer.root.iter("primitive")]
+    verdict = Verdict()
+    up = {_base(instance) for instance in running}
+    verdict.stopped_up = [p for p in primitives if p not in up]
+    for lost in nodes:
+        runs = {resource for resource, _ in _after(running, changes[lost], lost)}
+        stopped = {p for p in primitives if p not in runs}
+        blocked = set()
+        grew = True
+        while grew:   # a Mandatory order's then cannot start while its first is stopped
+            grew = False
+            for first, then in writer.mandatory:
+                firsts = writer.members.get(first, [first])
+                if firsts and all(p in stopped for p in firsts):
+                    for member in writer.members.get(then, [then]):
+                        if member not in stopped:
+                            stopped.add(member)
+                            blocked.add(member)
+                            grew = True
+        verdict.stopped[lost] = [p for p in primitives if p in stopped and p in up]
+        verdict.blocked[lost] = [p for p in primitives if p in blocked]
+    return verdict
