@@ -1,26 +1,29 @@
 #!/usr/bin/env python3
-"""Cost of a monitor of the ACS and DUCC agents, side by side with a bare interpreter.
+"""Cost of every monitor depth of the ACS and DUCC agents, side by side with `python3 -c pass`
+and the isolated floor.
 
-Starts the STAND-IN ACS (instance 26: ports 5600-5699) and DUCC installations from tests/,
-runs each monitor N times interleaved with `python3 -I -S -c pass` on the agents' interpreter,
-and prints median wall and CPU time per call and the ratio to the bare interpreter. The ACS
-monitors include their real GIOP round trips (two LocateRequests; a resolve and a locate).
-ducc-head is shown twice: outside a cluster (crm_attribute fails, so it is retried on every
-call) and in the steady state of a cluster (the score already set).
+Starts the STAND-IN ACS (instance 26: ports 5600-5699) and DUCC installations from tests/ (the
+DUCC web server stand-in on 127.0.0.1:17970), runs each monitor N times interleaved with the
+two references and prints median wall and CPU time per call, the ratios and the targets
+(budget.py). The ACS monitors include their real GIOP round trips (two LocateRequests; a
+resolve and a locate). ducc-head is shown outside Pacemaker (no CIB: no promotion score to
+set) and in the steady state of a cluster (the score already set), at depths 0, 10 and 20 (the
+web server's reliable status over HTTP).
 Usage: benchmarks/acs_ducc_monitor.py [N] (root; agents installed: dev/reinstall.sh).
 """
 
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 
-from calltime import measure  # benchmarks/ is on sys.path when a script runs
+import budget  # benchmarks/ is on sys.path when a script runs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 AGENTS = "/usr/lib/ocf/resource.d/ocfpy"
+WS_PORT = 17970
+STEADY_STATE = "/run/ocfpy/ducc-head/bench-head2.state"
 
 
 
@@ -28,8 +31,7 @@ AGENTS = "/usr/lib/ocf/resource.d/ocfpy"
 def main():
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 100
     scratch = tempfile.mkdtemp(prefix="ocfpy-bench-acs-")
-    with open(f"{AGENTS}/acs-services") as f:
-        python = f.readline()[2:].split()[0]
+    python = budget.agent_python(AGENTS, "acs-services")
     base = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "OCF_ROOT": "/usr/lib/ocf",
             "OCF_RESKEY_CRM_meta_interval": "10000", "OCF_RESKEY_CRM_meta_timeout": "20000"}
     acs = dict(base, OCF_RESKEY_acsroot=f"{ROOT}/tests/acs_standin", OCF_RESKEY_instance="26",
@@ -39,9 +41,14 @@ def main():
                      OCF_RESKEY_pidfile=f"{scratch}/cont.pid")
     home = f"{scratch}/ducc"
     os.makedirs(f"{home}/admin")
+    os.makedirs(f"{home}/resources")
     os.symlink(f"{ROOT}/tests/ducc_standin/admin/ducc.py", f"{home}/admin/ducc.py")
+    with open(f"{home}/resources/site.ducc.properties", "w") as f:
+        f.write(f"ducc.head=192.0.2.1\nducc.head.reliable.list=a b\nducc.ws.port={WS_PORT}\n")
     ducc = dict(base, OCF_RESOURCE_INSTANCE="bench-head", OCF_RESKEY_ducc_home=home,
-                OCF_RESKEY_logfile=f"{scratch}/ducc.log")
+                OCF_RESKEY_logfile=f"{scratch}/ducc.log",
+                OCF_RESKEY_status_url=f"http://127.0.0.1:{WS_PORT}/ducc-servlet/"
+                                      "cluster-reliable-status")
     started = []
     try:
         for agent, env in (("acs-services", services), ("acs-container", container),
@@ -53,41 +60,34 @@ def main():
         subprocess.run([f"{AGENTS}/ducc-agent", "start"], env=agent_env, check=True,
                        capture_output=True)
         started.append(("ducc-agent", agent_env))
-        # Outside a cluster crm_attribute always fails, so ducc-head would retry it on every
-        # monitor. In a cluster the score is set once and then only re-set on a role change:
-        # a second DUCC resource gets the state a successful crm_attribute leaves behind.
-        steady = dict(ducc, OCF_RESOURCE_INSTANCE="bench-head2")
+        # Run by Pacemaker (OCF_RESKEY_crm_feature_set set), ducc-head sets its promotion score
+        # once and then only on a role change: a second resource gets the state a successful
+        # crm_attribute leaves behind. Outside Pacemaker (ocf-tester, a shell) there is no CIB
+        # and no score to set.
+        steady = dict(ducc, OCF_RESOURCE_INSTANCE="bench-head2",
+                      OCF_RESKEY_crm_feature_set="3.16.2")
         subprocess.run([f"{AGENTS}/ducc-head", "monitor"], env=steady, capture_output=True)
-        state = "/run/ocfpy/ducc-head/bench-head2.state"
-        with open(state, "a") as f:
+        with open(STEADY_STATE, "a") as f:
             f.write("score=100\nscore_role=unpromoted\n")
-        cases = {
-            "python3 -I -S -c pass": ([python, "-I", "-S", "-c", "pass"], base),
-            "acs-services monitor": ([f"{AGENTS}/acs-services", "monitor"], services),
-            "acs-container monitor": ([f"{AGENTS}/acs-container", "monitor"], container),
-            "ducc-head monitor, no CIB": ([f"{AGENTS}/ducc-head", "monitor"], ducc),
-            "ducc-head monitor, steady": ([f"{AGENTS}/ducc-head", "monitor"], steady),
-            "ducc-agent monitor": ([f"{AGENTS}/ducc-agent", "monitor"], agent_env),
-        }
-        samples = {name: ([], []) for name in cases}
-        for _ in range(rounds):
-            for name, (argv, env) in cases.items():
-                wall, cpu, code = measure(argv, env)
-                if code != 0:
-                    sys.exit(f"{name} exited {code}")
-                samples[name][0].append(wall)
-                samples[name][1].append(cpu)
-        floor = statistics.median(samples["python3 -I -S -c pass"][1])
-        print(f"{'case':28} {'wall ms':>8} {'cpu ms':>8} {'cpu / bare':>10}")
-        for name, (walls, cpus) in samples.items():
-            cpu = statistics.median(cpus)
-            print(f"{name:28} {statistics.median(walls) * 1000:8.1f} {cpu * 1000:8.1f} "
-                  f"{cpu / floor:10.2f}")
+        cases = budget.references(python, base)
+        cases["acs-services monitor depth 0"] = (
+            [f"{AGENTS}/acs-services", "monitor"], services, 0)
+        cases["acs-container monitor depth 0"] = (
+            [f"{AGENTS}/acs-container", "monitor"], container, 0)
+        for level in (0, 10, 20):
+            for label, env in (("no CIB", ducc), ("steady", steady)):
+                http = " (HTTP status)" if level == 20 else ""
+                cases[f"ducc-head monitor depth {level}, {label}{http}"] = (
+                    [f"{AGENTS}/ducc-head", "monitor"], dict(env, OCF_CHECK_LEVEL=str(level)),
+                    level)
+        cases["ducc-agent monitor depth 0"] = ([f"{AGENTS}/ducc-agent", "monitor"], agent_env, 0)
+        samples = budget.run(cases, rounds)
+        budget.report(cases, samples, rounds, python)
     finally:
         for agent, env in reversed(started):
             subprocess.run([f"{AGENTS}/{agent}", "stop"], env=env, capture_output=True)
-        if os.path.exists("/run/ocfpy/ducc-head/bench-head2.state"):
-            os.unlink("/run/ocfpy/ducc-head/bench-head2.state")
+        if os.path.exists(STEADY_STATE):
+            os.unlink(STEADY_STATE)
         shutil.rmtree(scratch, ignore_errors=True)
 
 

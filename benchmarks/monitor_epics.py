@@ -1,24 +1,24 @@
 #!/usr/bin/env python3
-"""Cost of the EPICS agents' monitors, side by side with the daemon agent and a bare interpreter.
+"""Cost of every monitor depth of the EPICS agents and the daemon agent, side by side with
+`python3 -c pass` and the isolated floor.
 
 Starts a real soft IOC under procServ (tests/peers/epics_softioc.py; console 127.0.0.1:17950,
 Channel Access on 15950) and the archiver STAND-IN (tests/peers/archiver_standin.py on 17960),
 runs every command N times interleaved so machine noise hits all alike, and prints median wall
-time, mean CPU time per call, and the ratios of docs/design.md's target (a process agent's monitor
-costs no more than `python3 -c pass`). epics-ioc at depth 0 is the hot path (it reads /proc
-only); depth 10 (a Channel Access read with caproto) and the archiver (an HTTP round trip) are
-shown for scale.
+and CPU time per call with the ratios to both references and the targets (budget.py): every
+monitor at every depth <= 1.0x `python3 -c pass`, depth 0 <= 0.65x. epics-ioc depth 10 reads
+the heartbeat and the pid PV over Channel Access (ocfpy.ca); depth 20 also probes the boot
+directory; the archiver's depths are HTTP round trips to the stand-in (and a storage probe).
 Usage: benchmarks/monitor_epics.py [N] (root; agents installed: dev/reinstall.sh).
 """
 
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 
-from calltime import measure  # benchmarks/ is on sys.path when a script runs
+import budget  # benchmarks/ is on sys.path when a script runs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 AGENTS = "/usr/lib/ocf/resource.d/ocfpy"
@@ -62,52 +62,33 @@ def main():
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 100
     scratch = tempfile.mkdtemp(prefix="ocfpy-bench-epics-")
     base, ioc, archiver, daemon = environments(scratch)
+    ioc["OCF_RESKEY_pid_pv"] = "E4BENCH:PID"
+    daemon_checked = dict(daemon, OCF_RESKEY_monitor_command="/bin/true")
     resources = ((f"{AGENTS}/epics-ioc", ioc), (f"{AGENTS}/archiver", archiver),
                  (f"{AGENTS}/daemon", daemon))
-    with open(f"{AGENTS}/epics-ioc") as f:
-        agent_python = os.path.realpath(f.readline()[2:].split()[0])
-    cases = {
-        "python3 -I -S -c pass (floor)": ([agent_python, "-I", "-S", "-c", "pass"], base),
-        "/usr/bin/python3 -c pass": (["/usr/bin/python3", "-c", "pass"], base),
-        "daemon monitor": ([f"{AGENTS}/daemon", "monitor"], daemon),
-        "epics-ioc monitor (depth 0)": ([f"{AGENTS}/epics-ioc", "monitor"], ioc),
-        "epics-ioc monitor (depth 10, CA)": ([f"{AGENTS}/epics-ioc", "monitor"],
-                                             dict(ioc, OCF_CHECK_LEVEL="10")),
-        "archiver monitor (depth 0, HTTP)": ([f"{AGENTS}/archiver", "monitor"], archiver),
-    }
-    samples = {name: ([], []) for name in cases}
+    python = budget.agent_python(AGENTS, "epics-ioc")
+    cases = budget.references(python, base)
+    for name, env, levels in (("daemon", daemon, (0,)), ("daemon", daemon_checked, (10,)),
+                              ("epics-ioc", ioc, (0, 10, 20)),
+                              ("archiver", archiver, (0, 10, 20))):
+        for level in levels:
+            label = {("daemon", 10): " (monitor_command /bin/true)",
+                     ("epics-ioc", 10): " (CA: heartbeat + pid)",
+                     ("epics-ioc", 20): " (CA + boot dir)", ("archiver", 0): " (HTTP)",
+                     ("archiver", 20): " (HTTP + storage)"}.get((name, level), "")
+            cases[f"{name} monitor depth {level}{label}"] = (
+                [f"{AGENTS}/{name}", "monitor"], dict(env, OCF_CHECK_LEVEL=str(level)), level)
     try:
         for agent, env in resources:
             done = subprocess.run([agent, "start"], env=env, capture_output=True, text=True)
             if done.returncode != 0:
                 raise SystemExit(f"{agent} start failed: {done.stderr}")
-        for _ in range(rounds):
-            for name, (argv, env) in cases.items():
-                wall, cpu, code = measure(argv, env)
-                if code != 0:
-                    raise SystemExit(f"{name} exited {code}")
-                samples[name][0].append(wall)
-                samples[name][1].append(cpu)
+        samples = budget.run(cases, rounds)
     finally:
         for agent, env in resources:
             subprocess.run([agent, "stop"], env=env, capture_output=True)
         shutil.rmtree(scratch, ignore_errors=True)
-    wall = {name: statistics.median(s[0]) * 1000 for name, s in samples.items()}
-    cpu = {name: statistics.mean(s[1]) * 1000 for name, s in samples.items()}
-    print(f"agent interpreter: {agent_python}; {rounds} rounds, interleaved; "
-          "median wall time, mean CPU per call")
-    for name in cases:
-        print(f"  {name:34s} wall {wall[name]:7.2f} ms   cpu {cpu[name]:7.2f} ms")
-    ref, hot = wall["/usr/bin/python3 -c pass"], wall["epics-ioc monitor (depth 0)"]
-    print("ratios (target):")
-    print(f"  epics-ioc monitor / python3 -c pass   {hot / ref:5.2f}  (<= 1.0)")
-    print(f"  epics-ioc monitor / daemon monitor    {hot / wall['daemon monitor']:5.2f}")
-    print(f"  epics-ioc monitor / isolated floor    "
-          f"{hot / wall['python3 -I -S -c pass (floor)']:5.2f}")
-    print(f"  epics-ioc depth 10 / python3 -c pass  "
-          f"{wall['epics-ioc monitor (depth 10, CA)'] / ref:5.2f}  (informational)")
-    print(f"  archiver monitor / python3 -c pass    "
-          f"{wall['archiver monitor (depth 0, HTTP)'] / ref:5.2f}  (informational)")
+    budget.report(cases, samples, rounds, python)
 
 
 if __name__ == "__main__":

@@ -127,6 +127,8 @@ def main():
         ocfgen_full = bench_ocfgen(work, n, args.repeat, verify=True)
         # What-if on the same description (3 nodes, each lost once); information, no target.
         simulate = timed([OCFGEN, "simulate", os.path.join(work, "bench.toml")])
+        # The N-1 verdict alone (load, render, validate, placement, each node lost): < 5 s.
+        verdict = timed([OCFGEN, "check", "--n-1", os.path.join(work, "bench.toml")])
         crmsh = bench_crmsh(work, n, args.crmsh_repeat)
         pcs_sample = bench_pcs(work, args.pcs_sample)
         pcs = pcs_sample * (n / args.pcs_sample)
@@ -139,6 +141,7 @@ def main():
     print(f"  pcs -f, one call per change     {pcs:8.2f} s  (extrapolated from "
           f"{args.pcs_sample} resources: {pcs_sample:.2f} s)")
     print(f"  ocfgen simulate (placement + each of 3 nodes lost) {simulate:.2f} s")
+    print(f"  ocfgen check --n-1 (full N-1 verdict, 3 node losses) {verdict:.2f} s  (target < 5 s)")
     print(f"ratio crmsh / ocfgen(build+RNG):        {crmsh / ocfgen_rng:6.1f}x  (target >= 10x)")
     print(f"ratio crmsh / ocfgen(build+RNG+verify): {crmsh / ocfgen_full:6.1f}x")
     print(f"ratio pcs / ocfgen(build+RNG):          {pcs / ocfgen_rng:6.1f}x")
