@@ -22,7 +22,7 @@ import budget  # benchmarks/ is on sys.path when a script runs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 AGENTS = "/usr/lib/ocf/resource.d/ocfpy"
-PYTHON = "/opt/ocfpy/bin/python3"
+PYTHON = sys.executable  # the venv running this benchmark: it has caproto and softioc
 CA = {"EPICS_CA_SERVER_PORT": "15950", "EPICS_CA_REPEATER_PORT": "15951",
       "EPICS_CA_ADDR_LIST": "127.0.0.1", "EPICS_CA_AUTO_ADDR_LIST": "NO",
       "EPICS_CAS_INTF_ADDR_LIST": "127.0.0.1"}

@@ -1,7 +1,9 @@
-#!/opt/ocfpy/bin/python3
+#!/usr/bin/env python3
 """MTTR on real test clusters: killed service and hung service (one node), lost node (three).
 
-    sudo /opt/ocfpy/bin/python3 benchmarks/mttr.py [--runs 3] [--monitor 2] [--token 3000]
+    sudo "$VENV"/bin/python3 benchmarks/mttr.py [--runs 3] [--monitor 2] [--token 3000]
+
+(VENV: the virtual environment dev/bootstrap.sh made, which has this checkout installed.)
 
 Each scenario runs `ocfgen drill` (ocfpy.generators.drill) --runs times against a resource of
 the daemon agent (ocfpy.testbed.services) and prints the median time until Pacemaker reports it

@@ -1,4 +1,4 @@
-#!/opt/ocfpy/bin/python3
+#!/usr/bin/env python3
 """ocfgen build + RNG validation of a 1,000-resource cluster against crmsh and pcs.
 
 The same configuration three ways, each on an offline CIB (no cluster needed):

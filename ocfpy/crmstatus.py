@@ -41,6 +41,8 @@ class Operation:
     call: int
     rc: int
     interval_ms: int
+    exec_ms: int = 0  # how long the agent ran (exec-time), 0 when not reported
+    exit_reason: str = ""  # a failure's exit reason, as crm_mon shows it
 
 
 @dataclass
@@ -101,12 +103,13 @@ def parse(xml_text):
                 status.operations.append(Operation(
                     node.get("name"), history.get("id"), op.get("task"),
                     int(op.get("call", "0")), int(op.get("rc", "0")),
-                    _interval(op.get("interval"))))
+                    _interval(op.get("interval")), _interval(op.get("exec-time"))))
     for failure in root.iterfind("failures/failure"):
         status.failures.append(Operation(
             failure.get("node", ""), failure.get("op_key", "").rsplit("_", 2)[0],
             failure.get("task", ""), int(failure.get("call", "0")),
-            int(failure.get("exitcode", "0")), _interval(failure.get("interval"))))
+            int(failure.get("exitcode", "0")), _interval(failure.get("interval")),
+            exit_reason=failure.get("exitreason", "")))
     return status
 
 
@@ -125,3 +128,28 @@ def _collect(element, parents, out):
             ))
         elif child.tag in ("group", "clone", "bundle", "replica"):
             _collect(child, parents + ((child.get("id"),) if child.get("id") else ()), out)
+
+
+@dataclass
+class FenceEvent:
+    """One fencing action as `stonith_admin --history NODE --verbose --output-as=xml` lists it."""
+
+    target: str
+    action: str
+    status: str            # success, failed, pending
+    delegate: str = ""     # the node that ran the device
+    completed: str = ""
+    reason: str = ""       # exit-reason (why it failed), when the fencer recorded one
+
+
+def fence_history(xml_text):
+    """FenceEvents from stonith_admin's XML, oldest first; StatusError if it is not that."""
+    try:
+        root = ET.fromstring(xml_text)
+    except ET.ParseError as exc:
+        raise StatusError(f"stonith_admin output is not XML: {exc}") from None
+    events = [FenceEvent(e.get("target", ""), e.get("action", ""), e.get("status", ""),
+                         e.get("delegate", ""), e.get("completed", ""),
+                         e.get("exit-reason", "") or e.get("exit_reason", ""))
+              for e in root.iter("fence_event")]
+    return events[::-1]  # stonith_admin lists the newest first

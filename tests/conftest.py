@@ -54,8 +54,8 @@ def _cluster(request, size):
     if os.geteuid() != 0:
         pytest.skip("a test cluster needs root")
     for tool in ("corosync", "pacemakerd", "unshare", "nsenter", "ip"):
-        if shutil.which(tool) is None:
-            pytest.skip(f"a test cluster needs {tool} (dev/bootstrap.sh installs it)")
+        if shutil.which(tool) is None:  # installed by dev/bootstrap.sh: missing is a failure
+            pytest.fail(f"a test cluster needs {tool} (dev/bootstrap.sh installs it)")
     if size not in _clusters:
         from ocfpy.testbed import Cluster
 

@@ -11,8 +11,9 @@ import subprocess
 import time
 
 import pytest
-from ocfpy.agents import acs_services, procscan
 from ocfrun import run_agent
+
+from ocfpy.agents import acs_services, procscan
 
 STANDIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "acs_standin")
 TAG = f"acs{os.getpid()}"
@@ -137,6 +138,9 @@ def test_hung_naming_service_is_detected_within_the_check_timeout(acs):
         stopped = acs.run("stop")
         assert stopped.rc == 0, stopped
         assert gone(naming)
+        # A stopped ORB cannot take part in acsStop: straight to signals.
+        assert "not running acsStop" in stopped.stderr and "acsStop -b" not in stopped.stderr
+        assert acs.run("monitor", interval_ms=10000).rc == 7
     finally:
         try:
             os.kill(naming, signal.SIGCONT)
@@ -200,7 +204,8 @@ def test_port_conflict_fails_start_naming_the_port(tmp_path):
         assert acs.run("monitor").rc == 7  # probe: not ours, not running
         failed = acs.run("start")
         assert failed.rc == 1, failed
-        assert "exited 44" in failed.reason and f"{acs.base + 1} (naming)" in failed.reason
+        assert failed.reason.startswith("acsStart: no free port (exit 44"), failed
+        assert f"{acs.base + 1} (naming)" in failed.reason
         assert not procscan.with_environment("OCFPY_RESOURCE", f"acs-services:{acs.resource}")
         assert acs.run("monitor", interval_ms=10000).rc == 7
         assert acs.run("stop").rc == 0
@@ -221,13 +226,13 @@ def test_site_environment_file_is_applied(acs):
 
 @pytest.mark.parametrize("params, code, words", [
     ({"instance": "abc"}, 6, "'instance'"),
-    ({"instance": "100"}, 6, "at most 99"),
+    ({"instance": "100"}, 6, "from 0 to 99"),
     ({"acsroot": ""}, 6, "'acsroot' is required"),
     ({"acsroot": "relative/acs"}, 6, "absolute path"),
     ({"acsroot": "/nonexistent-acs"}, 5, "acsStart not found"),
     ({"environment_file": "/nonexistent/env"}, 5, "environment_file"),
     ({"acs_tmp": "/nonexistent/acstmp"}, 5, "ACS_TMP"),
-    ({"acs_tmp": ""}, 6, "acsdata or acs_tmp"),
+    ({"acs_tmp": ""}, 6, "acsdata"),
     ({"check_timeout": "0"}, 6, "check_timeout"),
 ])
 def test_bad_configuration_gives_the_right_code(acs, params, code, words):
@@ -290,6 +295,16 @@ def test_container_alive_and_registered(services):
         assert bound.alive
         pid = int((services.tmp / "container.pid").read_text().split("pid=")[1].split()[0])
 
+        # Services down: not a container failure (the services' monitor reports them, and the
+        # order constraint restarts the container after them).
+        naming = services.pid("NAMING_SERVICE_PID")
+        os.kill(naming, signal.SIGSTOP)
+        try:
+            deaf = run_container(services, "monitor", interval_ms=10000, check_timeout="300")
+        finally:
+            os.kill(naming, signal.SIGCONT)
+        assert deaf.rc == 0 and "NameService is unreachable" in deaf.stderr, deaf
+
         # Registered no more (the naming service lost it): a failure, though the process lives.
         ref = f"NameService=corbaloc::127.0.0.1:{services.base + 1}/NameService"
         subprocess.run(["nameclt", "-ORBInitRef", ref, "unbind", "CONTROL/c1"], check=True,
@@ -316,6 +331,7 @@ def test_container_alive_and_registered(services):
         stopped = run_container(services, "stop", timeout_ms=10000)
         assert stopped.rc == 0, stopped
         assert gone(pid)
+        assert "is stopped (state T); skipping acsStopContainer" in stopped.stderr, stopped
         assert run_container(services, "monitor", interval_ms=10000).rc == 7
     finally:
         run_container(services, "stop")
@@ -328,7 +344,9 @@ def test_container_without_services_fails_start(tmp_path):
     try:
         failed = run_agent("acs-container", "start", f"{TAG}-nosvc", params)
         assert failed.rc == 1, failed
-        assert "container.log" in failed.reason
+        # The cause first: the services, not the container.
+        assert failed.reason.startswith("ACS instance 24 services down"), failed
+        assert "refused" in failed.reason
         assert run_agent("acs-container", "monitor", f"{TAG}-nosvc", params).rc == 7
     finally:
         run_agent("acs-container", "stop", f"{TAG}-nosvc", params)

@@ -1,10 +1,10 @@
 """ocfpy.generators.corosync: corosync.conf checked by the real `corosync -t`, and the authkey."""
 
 import os
-import shutil
 import stat
 
 import pytest
+
 from ocfpy.generators.corosync import (
     CorosyncCluster,
     CorosyncConfigError,
@@ -15,9 +15,9 @@ from ocfpy.generators.corosync import (
 )
 from ocfpy.generators.corosync_cli import verify_on_node
 
-needs_corosync = pytest.mark.skipif(
-    os.geteuid() != 0 or shutil.which("corosync") is None or shutil.which("unshare") is None,
-    reason="corosync -t inside a network namespace needs root and corosync")
+# corosync and unshare come with dev/bootstrap.sh: without them these tests fail, not skip.
+needs_corosync = pytest.mark.skipif(os.geteuid() != 0,
+                                    reason="corosync -t inside a network namespace needs root")
 
 
 def nodes(count, rings=1):

@@ -1,11 +1,13 @@
 """ocfgen drill against real test clusters: kill, hang and node loss, each recovered by Pacemaker."""
 
+import json
 import os
 import sys
+import time
 
 import pytest
-from ocfpy.generators.drill import DrillError, run_drill
 
+from ocfpy.generators.drill import DrillError, run_drill
 from ocfpy.testbed import services
 
 pytestmark = pytest.mark.cluster
@@ -54,13 +56,24 @@ def test_hang_without_a_deep_monitor_is_refused(cluster1):
         cluster1.delete_resource(rid)
 
 
-def test_ocfgen_drill_command_on_the_node(cluster1):
+def test_ocfgen_drill_command_on_the_node(cluster1, tmp_path):
+    """The command prints the MTTR and records it in the operations history it is given,
+    dated from the fault, as `ocfgen report` reads it."""
     rid = "drill-cli"
     cluster1.create_resource(**services.sleeper(rid))
     ocfgen = os.path.join(os.path.dirname(sys.executable), "ocfgen")
+    history = tmp_path / "history.jsonl"
     try:
-        done = cluster1.run("node1", [ocfgen, "drill", rid, "--scenario", "kill"], timeout=90)
+        before = time.time()
+        done = cluster1.run("node1", [ocfgen, "drill", rid, "--scenario", "kill",
+                                      "--history", str(history)], timeout=90)
         assert done.stdout.startswith(f"kill  {rid} on node1: running again on node1 after ")
+        measured = float(done.stdout.split(" after ")[1].split("s")[0])
+        (entry,) = [json.loads(line) for line in history.read_text().splitlines()]
+        assert entry["event"] == "drill" and entry["resource"] == rid
+        assert entry["scenario"] == "kill" and entry["node"] == "node1"
+        assert round(entry["seconds"], 2) == measured
+        assert before <= entry["time"] <= time.time() - measured + 1
         refused = cluster1.run("node1", [ocfgen, "drill", rid, "--scenario", "hang"],
                                check=False, timeout=60)
         assert refused.returncode == 1 and "OCF_CHECK_LEVEL >= 10" in refused.stderr
@@ -70,14 +83,28 @@ def test_ocfgen_drill_command_on_the_node(cluster1):
 
 
 def test_node_loss_on_three_nodes(cluster3, record_property):
+    """Cut off -> fenced through its BMC -> running elsewhere -> powered on and rejoined."""
     rid = "drill-node"
     cluster3.create_resource(**services.sleeper(rid))
     try:
         result = run_drill(cluster3, rid, "node", timeout=90)
         assert result.seconds is not None, result.line()
         assert result.node_after != result.node_before
+        assert result.fenced is not None, result.line()
+        assert result.detected <= result.fenced <= result.seconds <= result.rejoined
+        assert result.fenced_by in cluster3.nodes and result.fenced_by != result.node_before
+        # The BMC switched the node off once (the survivors' fence device), the drill's
+        # restore switched it on again.
+        events = [(e.on, e.by) for e in cluster3.power_events(result.node_before)]
+        assert events[-2:] == [(False, "bmc"), (True, "bmc")], events
+        history = cluster3.fence_history(result.node_before)
+        assert (history[-1].action, history[-1].status) == ("off", "success")
         record_property("mttr_node_seconds", round(result.seconds, 2))
+        record_property("fenced_seconds", round(result.fenced, 2))
         print(f"\n{result.line()}")
+        line = result.line()
+        assert line.index("cut off") < line.index("fenced (BMC power off)") < line.index(
+            "running on") < line.index("powered on, rejoined")
         # restore=True brought the lost node back.
         assert cluster3.status().online == ["node1", "node2", "node3"]
     finally:

@@ -93,24 +93,28 @@ def test_three_nodes_online_and_failover(cluster3, record_property):
         cluster3.delete_resource(rid, on=witness)
 
 
-def test_isolated_node_loses_its_resource(cluster3):
+def test_isolated_node_is_fenced_and_loses_its_resource(cluster3):
     rid = "harness-isolate"
     before = cluster3.create_resource(id=rid, agent=DAEMON, params={"command": "sleep 100000"},
                                       monitor="2s")
     cut = before[0]
     witness = next(n for n in cluster3.nodes if n != cut)
+    began = time.monotonic()
     try:
         cluster3.isolate(cut)
         after = cluster3.wait_until(
             lambda: [n for n in cluster3.where(rid, on=witness) if n != cut], 60,
             f"{rid} to move off the isolated {cut}", interval=0.2)
         assert after and cut not in after
-        # Without quorum the isolated node stops its copy (no-quorum-policy=stop).
-        cluster3.wait_until(lambda: cluster3.run(cut, ["test", "-e", f"/run/ocfpy/daemon/{rid}.pid"],
-                                                 check=False).returncode == 1,
-                            30, f"{cut} to stop its copy of {rid}")
+        # It moved because the survivors fenced the cut node: its BMC switched it off (so its
+        # copy is gone with it), and the fencer recorded the success.
+        offs = [e for e in cluster3.power_events(cut, since=began) if not e.on]
+        assert [e.by for e in offs] == ["bmc"]
+        assert not cluster3.node(cut).powered
+        assert [e.status for e in cluster3.fence_history(cut, on=witness)][-1:] == ["success"]
     finally:
         cluster3.rejoin(cut)
+        cluster3.restart_node(cut)
         cluster3.wait_until(lambda: cluster3.status(witness).online == cluster3.nodes, 60,
                             f"{cut} to rejoin")
         cluster3.delete_resource(rid, on=witness)

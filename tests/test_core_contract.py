@@ -52,7 +52,8 @@ def test_boolean_spellings(raw, value):
     ("integer", "٣", "is not an integer"),
 ])
 def test_bad_values_name_the_parameter(kind, raw, fragment):
-    declaration = Parameter("knob", kind, shortdesc="x", minimum=0 if kind == "integer" else None)
+    declaration = Parameter("knob", kind, shortdesc="x", minimum=0 if kind == "integer" else None,
+                            maximum=100 if kind == "integer" else None)
     with pytest.raises(ParameterError) as caught:
         declaration.convert(raw)
     assert str(caught.value).startswith("parameter 'knob' ") and fragment in str(caught.value)
@@ -76,7 +77,7 @@ def test_declarations_reject_nonsense():
 
 PARAMS = (
     Parameter("name", required=True, shortdesc="x"),
-    Parameter("count", "integer", default="3", shortdesc="x"),
+    Parameter("count", "integer", default="3", minimum=0, maximum=1000, shortdesc="x"),
     Parameter("verbose", "boolean", default="false", shortdesc="x"),
 )
 

@@ -10,10 +10,10 @@ import os
 import xml.etree.ElementTree as ET
 
 import pytest
+from ocfrun import PYTHON
 
 from ocfpy.testbed import Cluster
 from ocfpy.testbed import cluster as testbed
-from ocfrun import PYTHON
 
 STANDIN_DUCC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ducc_standin", "admin",
                             "ducc.py")
@@ -52,7 +52,8 @@ def promoted(cluster, on=None):
 
 
 def head_mode(cluster, node):
-    return cluster.run(node, [os.path.join(os.path.dirname(PYTHON), "ocfpy-ducc-head-mode"), "--vip", VIP]).stdout.strip()
+    command = os.path.join(os.path.dirname(PYTHON), "ocfpy-ducc-head-mode")
+    return cluster.run(node, [command, "--vip", VIP]).stdout.strip()
 
 
 def score(cluster, node, on):

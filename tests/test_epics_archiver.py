@@ -19,6 +19,7 @@ import pytest
 from ocfrun import AGENT_DIR, PYTHON, run_agent
 
 from ocfpy import pidfile
+from ocfpy.reasons import fit  # agents emit reasons through it (128 characters)
 
 STANDIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers", "archiver_standin.py")
 AGENT = "archiver"
@@ -223,7 +224,8 @@ def test_storage_that_went_away_fails_level_20(appliance):
     assert resource.run("monitor", 10).rc == 0      # HTTP looks healthy ...
     outcome = resource.run("monitor", 20)           # ... but nothing can be archived
     assert outcome.rc == 1
-    assert outcome.reason == f"storage: {resource.base / 'mts'} cannot be written: No such file or directory"
+    assert outcome.reason == fit(f"storage: {resource.base / 'mts'} cannot be written: "
+                                 "No such file or directory")
 
 
 @pytest.mark.parametrize("change, rc, reason", [
@@ -262,7 +264,6 @@ def test_storage_folder_swapped_for_a_symlink_is_never_chowned(appliance, monkey
     for a symlink in between, and root then hands the link's target (say /etc/shadow) to the
     user. The swap is made deterministic here by running start() in-process."""
     from ocfpy.agents.archiver import ArchiverAgent
-
     from ocfpy.codes import OCFError
     from ocfpy.log import Logger
     from ocfpy.request import Request

@@ -18,10 +18,11 @@ import tempfile
 import time
 
 import pytest
-from ocfrun import AGENT_DIR, PYTHON, run_agent
+from ocfrun import AGENT_DIR, PYTHON, pacemaker_environment, run_agent
 
 from ocfpy import pidfile
 from ocfpy.identity import Identity
+from ocfpy.reasons import fit  # agents emit reasons through it (128 characters)
 
 IOC_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers", "epics_softioc.py")
 AGENT = "epics-ioc"
@@ -120,6 +121,23 @@ def ca_read(pv, timeout=2.0):
     return read(pv, timeout=timeout, repeater=False).data[0]
 
 
+# What no monitor depth may load: a CA client library and its threads, a second interpreter
+# (subprocess), the generator's libraries.
+HEAVY = {"caproto", "numpy", "threading", "asyncio", "subprocess", "urllib.request",
+         "http.client", "click", "lxml", "jinja2"}
+
+
+def monitor_imports(resource, level):
+    """The modules a monitor of `level` imports, from python3 -X importtime."""
+    env = pacemaker_environment(resource.name, resource.params, interval_ms=10000,
+                                extra={"OCF_CHECK_LEVEL": str(level)})
+    done = subprocess.run([PYTHON, "-X", "importtime", "-I", "-S", f"{AGENT_DIR}/{AGENT}",
+                           "monitor"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return {line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines()
+            if line.startswith("import time:") and line.count("|") == 2} - {"imported package"}
+
+
 def started(resource):
     outcome = resource.run("start", timeout_ms=30000)
     assert outcome.rc == 0, outcome
@@ -140,6 +158,8 @@ def test_life_cycle_heartbeat_over_channel_access_and_clean_stop(ioc):
     for level in (0, 10, 20):
         outcome = resource.run("monitor", level)
         assert outcome.rc == 0, (level, outcome)
+        # Every depth stays cheap: CA spoken by ocfpy.ca, the boot directory probed by a fork.
+        assert not monitor_imports(resource, level) & HEAVY, level
     # The agent's CA client spawned no repeater: the repeater port is still free.
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", resource.ca_port + 1))
@@ -250,6 +270,9 @@ def test_heartbeat_that_stops_moving_is_a_failure(ioc):
 
 
 def test_hanging_startup_script_fails_level_20_while_the_ioc_runs(ioc):
+    """Outside a cluster (no attrd to mark the node unhealthy) a hung boot directory fails the
+    monitor; the probe stuck on it is never started twice and is accounted for when it returns
+    (in a cluster the node is marked unhealthy instead: test_cluster_stale_mount.py)."""
     resource = ioc()
     started(resource)
     real = resource.boot / "st.cmd.real"
@@ -260,13 +283,25 @@ def test_hanging_startup_script_fails_level_20_while_the_ioc_runs(ioc):
         outcome = resource.run("monitor", 20)
         assert time.monotonic() - began < 5
         assert outcome.rc == 1, outcome
-        assert outcome.reason == (f"reading {resource.startup} did not complete within 1.0s "
-                                  "(hung file system?)")
+        assert outcome.reason == fit(f"reading {resource.startup} did not complete within "
+                                     "1.0s (hung file system?)")
         assert resource.run("monitor", 10).rc == 0                        # the IOC itself is fine
+        stuck = pidfile.read(resource.params["pidfile"] + ".bootprobe")
+        assert stuck is not None and stuck.alive()
+        outcome = resource.run("monitor", 20)                 # the stuck probe is not repeated
+        assert outcome.rc == 1
+        assert f"probe pid {stuck.pid} has not returned" in outcome.reason
+        assert pidfile.read(resource.params["pidfile"] + ".bootprobe") == stuck
+        writer = os.open(resource.startup, os.O_WRONLY | os.O_NONBLOCK)   # the "mount" answers
+        os.write(writer, b"#")
+        os.close(writer)
+        _wait_gone(stuck)
         resource.startup.unlink()
         outcome = resource.run("monitor", 20)
         assert outcome.rc == 1
-        assert outcome.reason == f"{resource.startup} cannot be read: No such file or directory"
+        assert outcome.reason == fit(f"{resource.startup} cannot be read: No such file or "
+                                     "directory")
+        assert f"probe pid {stuck.pid} returned: ok" in resource.agent_log()     # accounted for
     finally:
         if os.path.lexists(resource.startup):
             resource.startup.unlink()
@@ -279,6 +314,13 @@ def test_hanging_startup_script_fails_level_20_while_the_ioc_runs(ioc):
     outcome = resource.run("start")
     assert outcome.rc == 5 and "did not complete" in outcome.reason
     assert resource.procserv() is None
+
+
+def _wait_gone(identity, timeout=10):
+    until = time.monotonic() + timeout
+    while identity.alive() and time.monotonic() < until:
+        time.sleep(0.05)
+    assert not identity.alive()
 
 
 def test_ioc_that_dies_while_booting_fails_the_start_at_once(ioc):

@@ -249,7 +249,7 @@ def test_missing_description_and_unwritable_output(tmp_path):
 
 def test_outputs_never_replace_what_ocfgen_did_not_write(tmp_path):
     """-o naming the description itself, a hand-written file or a directory: exit 2, one line,
-    the file untouched. Files ocfgen wrote are replaced as before."""
+    the file untouched. Files ocfgen wrote are replaced as before, pictures too."""
     (tmp_path / "cluster.toml").write_text(BASE)
     (tmp_path / "notes.txt").write_text("mine\n")
     (tmp_path / "dir").mkdir()
@@ -260,7 +260,9 @@ def test_outputs_never_replace_what_ocfgen_did_not_write(tmp_path):
             done = run_ocfgen([command, "cluster.toml", "-o", target], tmp_path)
             assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
             assert done.stderr.startswith(f"{target}: cannot write: "), done.stderr
-        for target in ("cib.xml", "picture.dot", "picture.svg"):
+        written = {"build": ("cib.xml", "picture.dot", "picture.svg"),
+                   "graph": ("picture.dot", "picture.svg", "picture.png", "picture.pdf")}
+        for target in written[command]:
             for _ in range(2):
                 done = run_ocfgen([command, "cluster.toml", "-o", target], tmp_path)
                 assert done.returncode == 0, done.stderr
@@ -440,6 +442,7 @@ def _mutate(document, path, action, value):
        value=values)
 def test_mutated_descriptions_build_or_fail_with_one_located_line(tmp_path, path, action, value):
     from click.testing import CliRunner
+
     from ocfpy.generators.cli import cli
     from ocfpy.generators.validate import relaxng
 

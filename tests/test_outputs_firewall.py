@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 import pytest
+
 from ocfpy.generators import firewall as fw
 
 pytestmark = pytest.mark.root
@@ -199,6 +200,48 @@ def test_source_restriction_holds(two_namespaces, tmp_path):
         done = subprocess.run(["ip", "netns", "exec", client, sys.executable, "-c", CLIENT,
                                "10.213.0.11", "61617"], capture_output=True, text=True, check=True)
         assert json.loads(done.stdout)["61617"] != "open"
+    finally:
+        listener.kill()
+        listener.wait()
+
+
+def test_every_webapp_port_of_every_appliance_is_open(two_namespaces, tmp_path):
+    """Two archiver appliances, the second on 17675-17678: the ruleset ocfgen makes from the
+    description lets the other appliance host (the client namespace is node n2) reach all
+    eight webapp ports and nothing next to them; clients reach mgmt and retrieval only."""
+    from ocfpy.generators import description, host_outputs
+
+    server, client = two_namespaces
+    path = tmp_path / "arch.toml"
+    path.write_text(
+        '[cluster]\nname = "arch"\n[properties]\nstonith-enabled = false\n'
+        '[nodes.n1]\naddresses = ["10.213.0.11"]\n[nodes.n2]\naddresses = ["10.213.0.12"]\n'
+        '[resources.archiver-1]\nagent = "ocf:ocfpy:archiver"\n'
+        'params = { identity = "a1", appliances = "/etc/archappl/appliances.xml" }\n'
+        '[resources.archiver-2]\nagent = "ocf:ocfpy:archiver"\n'
+        'params = { identity = "a2", appliances = "/etc/archappl/appliances.xml", '
+        'base_dir = "/arch/a2", mgmt_port = 17675, engine_port = 17676, etl_port = 17677, '
+        'retrieval_port = 17678 }\n')
+    cluster = description.load(str(path))
+    outputs = host_outputs.loads('[firewall]\nclients = ["10.213.0.0/24"]\nadmin_ports = []\n')
+    ruleset = tmp_path / "n1.nft"
+    text = fw.render(fw.firewall_from_model(cluster, outputs, "n1"))
+    ruleset.write_text(text)
+    assert "ip saddr 10.213.0.0/24 tcp dport { 17675, 17678 } accept" in text
+    assert "ip saddr { 10.213.0.11, 10.213.0.12 } tcp dport { 16670, 17675-17678 } accept" in text
+    webapps = [str(p) for p in (*range(17665, 17669), *range(17675, 17679))]
+    closed = ["17669", "17674", "17679"]
+    listener = subprocess.Popen(["ip", "netns", "exec", server, sys.executable, "-c", SERVER,
+                                 *webapps, *closed], stdout=subprocess.PIPE, text=True)
+    try:
+        assert listener.stdout.readline().strip() == "ready"
+        subprocess.run(["ip", "netns", "exec", server, "nft", "-f", str(ruleset)], check=True)
+        done = subprocess.run(["ip", "netns", "exec", client, sys.executable, "-c", CLIENT,
+                               "10.213.0.11", *webapps, *closed], capture_output=True, text=True,
+                              check=True, timeout=60)
+        result = json.loads(done.stdout)
+        assert {result[p] for p in webapps} == {"open"}, result
+        assert {result[p] for p in closed} == {"TimeoutError"}, result
     finally:
         listener.kill()
         listener.wait()

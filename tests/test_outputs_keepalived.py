@@ -13,6 +13,8 @@ import subprocess
 import time
 
 import pytest
+from ocfrun import run_agent
+
 from ocfpy.generators.keepalived import (
     KeepalivedError,
     Layout,
@@ -23,7 +25,6 @@ from ocfpy.generators.keepalived import (
     render_node,
 )
 from ocfpy.generators.output_files import write_file
-from ocfrun import run_agent
 
 pytestmark = pytest.mark.root
 PREFIX = f"ocfk{os.getpid()}"

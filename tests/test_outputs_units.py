@@ -10,6 +10,7 @@ import shutil
 import subprocess
 
 import pytest
+
 from ocfpy.generators.units import (
     DROPIN_NAME,
     ServiceUnit,

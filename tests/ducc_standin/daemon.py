@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""STAND-IN DUCC daemon (not DUCC): a real process that idles until SIGTERM.
+"""STAND-IN DUCC daemon (not DUCC): a real process that idles until SIGTERM or SIGINT (DUCC's
+orderly shutdown, logged); SIGUSR2 stands for DUCC's quiesce (logged).
 
 Its arguments are the marks a DUCC daemon's java command line carries. As the web server
 (-Dducc.deploy.components=ws) it also serves /ducc-servlet/cluster-reliable-status on
@@ -15,6 +16,21 @@ import sys
 import time
 
 signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+
+
+def orderly_shutdown(signum, frame):
+    # What DUCC's daemons do on SIGINT (stop_ducc -c COMPONENT@HOST sends it): a clean exit.
+    print("stand-in DUCC daemon: SIGINT, orderly shutdown", flush=True)
+    sys.exit(0)
+
+
+def quiesce(signum, frame):
+    # The stand-in's admin/stop_ducc -q delivers DUCC's quiesce this way (DUCC uses its broker).
+    print("stand-in DUCC daemon: quiesced, taking no new work", flush=True)
+
+
+signal.signal(signal.SIGINT, orderly_shutdown)
+signal.signal(signal.SIGUSR2, quiesce)
 print(f"stand-in DUCC daemon up: {' '.join(sys.argv[1:])}", flush=True)
 
 

@@ -41,7 +41,8 @@ def main():
     builder.longIn("PID", initial_value=os.getpid())
     softioc.devIocStats(name)
     builder.LoadDatabase()
-    softioc.iocInit(dispatcher, enable_pva=False)
+    # pvAccess (QSRV) only when asked: IOC_PVA=YES in the environment.
+    softioc.iocInit(dispatcher, enable_pva=os.environ.get("IOC_PVA") == "YES")
     print(f"IOC {name} running as pid {os.getpid()}", flush=True)
     softioc.interactive_ioc(globals())
 
