@@ -47,7 +47,25 @@ def pytest_sessionstart(session):
     if os.geteuid() == 0:
         from ocfpy import install
 
+        _reachable_by_other_users(REPO)
         install.install(directory=AGENT_DIR)
+
+
+def _reachable_by_other_users(path):
+    """Tests run services as 'nobody' from scripts in this checkout: it, and every directory
+    above it, must let other users in (a clone under a 0700 home cannot)."""
+    import stat
+
+    while True:
+        mode = os.stat(path).st_mode
+        if not mode & stat.S_IXOTH or (path == REPO and not mode & stat.S_IROTH):
+            pytest.exit(f"{path} is mode {stat.S_IMODE(mode):04o}: the tests run services as "
+                        f"'nobody' from {REPO}, which other users must be able to read "
+                        f"(chmod o+rx on it and o+x on its parents, or clone it elsewhere)", 3)
+        parent = os.path.dirname(path)
+        if parent == path:
+            return
+        path = parent
 
 
 def _cluster(request, size):
