@@ -88,7 +88,11 @@ def test_three_nodes_online_and_failover(cluster3, record_property):
         assert lost not in cluster3.status(witness).online
         cluster3.restart_node(lost)
         assert cluster3.status(lost).online == ["node1", "node2", "node3"]
-        assert cluster3.where(rid, on=lost) == after  # stickiness: it stays where it went
+        # The rejoined node learns the cluster's state a moment later; then, by stickiness, the
+        # resource is still where it went.
+        seen = cluster3.wait_until(lambda: cluster3.where(rid, on=lost), 30,
+                                   f"{lost} to see where {rid} runs")
+        assert seen == after
     finally:
         cluster3.delete_resource(rid, on=witness)
 

@@ -8,9 +8,11 @@ mutated run would pass too.
 """
 
 import os
+import pathlib
 import shutil
 import subprocess
 import sysconfig
+import tempfile
 import venv
 
 import pytest
@@ -22,8 +24,11 @@ SKIP = shutil.ignore_patterns(".git", "__pycache__", "*.pyc", "build", "dist", "
 
 
 @pytest.fixture(scope="module")
-def copy(tmp_path_factory):
-    base = tmp_path_factory.mktemp("mutation")
+def copy():
+    # Not under pytest's tmp_path (0700): the copy's session checks that other users can
+    # read it, as services run as 'nobody' from a checkout's scripts.
+    base = pathlib.Path(tempfile.mkdtemp(prefix="ocfpy-mutation-"))
+    os.chmod(base, 0o755)
     tree = base / "tree"
     shutil.copytree(REPO, tree, symlinks=True, ignore=SKIP)
     environment = base / "venv"
@@ -33,7 +38,8 @@ def copy(tmp_path_factory):
     # so the editable finder that maps ocfpy to this checkout stays out.
     (site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     (site / "tree.pth").write_text(f"{tree}\n")
-    return tree, environment / "bin" / "python3"
+    yield tree, environment / "bin" / "python3"
+    shutil.rmtree(base)
 
 
 def run_suite(tree, python, tmp_path):
