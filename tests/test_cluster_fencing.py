@@ -155,14 +155,25 @@ def test_fencing_is_on_with_ocfgens_devices(cluster1, cluster3):
         # The BMC password is read through password_script, never written into the CIB.
         password = open(os.path.join(cluster.dir, "bmc", "password")).read().strip()
         assert password not in cib and 'name="password"' not in cib
-    # Every node reaches every BMC over the management network, with the real agent.
+    # Every node reaches every BMC over the management network, with the real agent. A node
+    # an earlier test fenced may still be booting, and an IPMI session may time out on a busy
+    # machine (fence_ipmilan retries it): each answer is awaited, and must be "Status: ON".
     for node in cluster3.nodes:
         for target in cluster3.nodes:
             bmc = cluster3.bmc_params(target)
-            done = cluster3.run(node, ["fence_ipmilan", "-a", bmc["ip"], "-u", "623",
-                                       "-l", "admin", "-S", bmc["password_script"], "-P",
-                                       "-C", "3", "-o", "status"])
-            assert done.stdout.strip() == "Status: ON"
+            argv = ["fence_ipmilan", "-a", bmc["ip"], "-u", "623", "-l", "admin",
+                    "-S", bmc["password_script"], "-P", "-C", "3", "-o", "status"]
+            answers = []
+
+            def status_on(node=node, argv=argv, answers=answers):
+                done = cluster3.run(node, argv, check=False, timeout=60)
+                answers.append((done.returncode, done.stdout.strip(), done.stderr.strip()[-200:]))
+                return done.stdout.strip() == "Status: ON"
+
+            try:
+                cluster3.wait_until(status_on, 120, f"{target}'s BMC to answer {node}")
+            except Exception:
+                raise AssertionError(f"{node} -> {target}'s BMC: {answers}") from None
 
 
 @pytest.mark.cluster
