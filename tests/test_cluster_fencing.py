@@ -10,6 +10,7 @@ import pytest
 from ocfrun import OCFGEN
 
 from ocfpy.generators.description_resources import TWO_NODE_DELAY
+from ocfpy.testbed import TestbedError
 
 # ---- ocfgen check: an unfenceable cluster is refused, located, exit 2 --------------------------
 
@@ -172,7 +173,7 @@ def test_fencing_is_on_with_ocfgens_devices(cluster1, cluster3):
 
             try:
                 cluster3.wait_until(status_on, 120, f"{target}'s BMC to answer {node}")
-            except Exception:
+            except TestbedError:
                 raise AssertionError(f"{node} -> {target}'s BMC: {answers}") from None
 
 
