@@ -10,7 +10,7 @@ import pytest
 from ocfrun import OCFGEN
 
 from ocfpy.generators.description_resources import TWO_NODE_DELAY
-from ocfpy.testbed import TestbedError
+from ocfpy.testbed import cluster as testbed
 
 # ---- ocfgen check: an unfenceable cluster is refused, located, exit 2 --------------------------
 
@@ -173,7 +173,7 @@ def test_fencing_is_on_with_ocfgens_devices(cluster1, cluster3):
 
             try:
                 cluster3.wait_until(status_on, 120, f"{target}'s BMC to answer {node}")
-            except TestbedError:
+            except testbed.TestbedError:
                 raise AssertionError(f"{node} -> {target}'s BMC: {answers}") from None
 
 
