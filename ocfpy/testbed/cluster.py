@@ -222,6 +222,10 @@ class Node:
         self.powered = False  # what its BMC reports: on from power-on until power-off/kill
         self.isolated = False  # its bridge port is down (isolate), across reboots
         self.bmc: Optional[bmcs.BMC] = None
+        # One power-off or boot of this node at a time. Per node: a BMC waits for its power
+        # switch, and the status queries of the other nodes' fence devices must not wait
+        # behind this node's boot.
+        self.power_lock = threading.RLock()
 
     def __repr__(self):
         return f"Node({self.name}, {self.address})"
@@ -259,7 +263,6 @@ class Cluster:
         self._inodes = set()  # every namespace and host process this cluster made, for
         self._pids = set()  # leftovers(cluster)
         self.switch: Optional[bmcs.PowerSwitch] = None
-        self._power = threading.RLock()  # one power-off or boot at a time
         self._stopping = False
 
     # ---- lifecycle -------------------------------------------------------------------------
@@ -608,6 +611,27 @@ class Cluster:
         return self.wait_until(restarted, timeout,
                                f"Pacemaker to notice the failure and restart {resource}")
 
+    def clear_fence_device_failures(self, on=None):
+        """Clean up failed monitors of the fence devices, which earlier tests' fencing can
+        leave on a shared cluster (a BMC that answers nothing while it switches its node off);
+        what was cleaned, as "device task on node (rc N)" lines, for the test to report.
+
+        For tests of what refuses an unhealthy cluster (ocfgen rollout), which need to start
+        from a clean one. Other failed actions stay: they are a test's own to explain.
+        """
+        node = self._query_node(on)
+        found = self.run(node, ["cibadmin", "--query", "--xpath",
+                                "//resources//primitive[@class='stonith']"], check=False)
+        devices = {e.get("id") for e in ET.fromstring(f"<found>{found.stdout}</found>").iter(
+            "primitive")}
+        failed = [op for op in self.status(node).failures if op.resource in devices]
+        for device in sorted({op.resource for op in failed}):
+            self.run(node, ["crm_resource", "--cleanup", "--resource", device])
+        self.wait_until(lambda: not [op for op in self.status(node).failures
+                                     if op.resource in devices], 60,
+                        "the fence devices' failed actions to be cleaned up")
+        return [f"{op.resource} {op.task} on {op.node} (rc {op.rc})" for op in failed]
+
     def signal(self, node, pid, signame):
         """Send a signal ("KILL", "STOP", "TERM", ...) to a process of `node` by its pid."""
         self.run(node, ["kill", f"-{signame}", str(pid)])
@@ -788,7 +812,7 @@ class Cluster:
 
     def _set_port(self, target, change):
         hub = ["nsenter", "-t", str(self.hub.pid), "-n", "ip", "link"]
-        with self._power:  # not while the node boots (the port is made then)
+        with target.power_lock:  # not while the node boots (the port is made then)
             if subprocess.run(hub + ["show", f"v{target.name}"], env=ENV, capture_output=True,
                               timeout=10).returncode == 0:
                 _host(hub + ["set", f"v{target.name}"] + change)
@@ -842,7 +866,7 @@ class Cluster:
     def _power_off(self, node):
         """Pull the node's power: SIGKILL its pid 1, wait until all of it is gone."""
         target = self.node(node)
-        with self._power:
+        with target.power_lock:
             target.powered = False
             target.up = False
             if target.ns is not None:
@@ -855,7 +879,7 @@ class Cluster:
     def _power_on(self, node):
         """Boot the node (the power switch's boot thread runs this); nothing if it runs."""
         target = self.node(node)
-        with self._power:
+        with target.power_lock:
             if self._stopping or (target.ns is not None and target.ns.alive()):
                 return
             target.powered = True
