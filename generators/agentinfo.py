@@ -237,8 +237,10 @@ def agent_info(standard, provider, agent_type):
         if info is None:
             from ocfpy import catalogue
 
-            raise LookupError(f"no ocfpy agent {agent_type!r} (the catalogue has: "
-                              f"{', '.join(catalogue.names())})")
+            from .description_values import suggest
+
+            raise LookupError(f"no ocfpy agent {agent_type!r}{suggest(agent_type, catalogue.names())}"
+                              f" (the catalogue has: {', '.join(catalogue.names())})")
     else:
         info = None
         source = _agent_file(standard, provider, agent_type)

@@ -17,10 +17,16 @@ from dataclasses import dataclass, field
 
 import click
 
-from .clirun import FAILED, CommandFailed, description_argument, guarded, load_description
+from .clirun import (
+    BAD_INPUT,
+    FAILED,
+    CommandFailed,
+    description_argument,
+    guarded,
+    load_description,
+)
 
 SELECT = ("nodes", "fencing", "resources", "attributes")
-KEYS = ("path", "recipients", "select", "timeout", "params", "description")
 
 
 @dataclass
@@ -46,12 +52,13 @@ def read_alerts(reader, value):
     from ocfpy.alert import ALERT_PATH, DEFAULT_LOG
 
     from .description_values import PARAM_NAME
+    from .keys import DESCRIPTION  # not at the top: keys.py reads SELECT from here
 
     alerts = []
     for aid, raw in reader.table(("alerts",), value).items():
         path = ("alerts", aid)
         reader.claim(path, reader.identifier(path, aid))
-        spec = reader.table(path, raw, KEYS)
+        spec = reader.table(path, raw, DESCRIPTION.allowed("alerts"))
         program = reader.string(path + ("path",), spec.get("path", ALERT_PATH))
         if not program.startswith("/"):
             reader.fail(path + ("path",), f"{program!r} is not an absolute path (Pacemaker runs "
@@ -138,7 +145,8 @@ def apply(cluster_model, run):
     root = etree.fromstring(render(cluster_model))
     desired = root.find("configuration/alerts")
     if desired is None:
-        raise CommandFailed(FAILED, "alerts: the description has no [alerts] table")
+        raise CommandFailed(BAD_INPUT, f"{cluster_model.source}: nothing to apply: the "
+                                       f"description has no [alerts.NAME] table")
     live = run(["cibadmin", "--query", "--scope", "alerts"])
     present = live.returncode == 0 and live.stdout.strip().startswith("<alerts")
     section = merged(live.stdout if present else None, list(desired))
@@ -170,7 +178,8 @@ def cmd(description, do_apply):
         parser = etree.XMLParser(remove_blank_text=True)
         section = etree.fromstring(render(model), parser).find("configuration/alerts")
         if section is None:
-            raise CommandFailed(FAILED, "alerts: the description has no [alerts] table")
+            raise CommandFailed(BAD_INPUT, f"{description}: nothing to print: the description "
+                                           f"has no [alerts.NAME] table")
         click.echo(etree.tostring(section, pretty_print=True, encoding="unicode"), nl=False)
         return
 

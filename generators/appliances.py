@@ -9,6 +9,7 @@ that its identity's mgmt_url names its mgmt port.
 
 import click
 
+from . import cliopts
 from .clirun import BAD_INPUT, CommandFailed, description_argument, guarded, load_description
 
 AGENT = "ocf:ocfpy:archiver"
@@ -53,8 +54,7 @@ def appliances_xml(cluster):
 
 @click.command("appliances")
 @description_argument
-@click.option("-o", "--output", default="-", show_default=True,
-              help="Where to write appliances.xml ('-' for standard output).")
+@cliopts.output_file("The file to write appliances.xml to ('-': standard output).")
 @guarded
 def cmd(description, output):
     """Write the appliances.xml of DESCRIPTION's archiver appliances, each at its own address."""

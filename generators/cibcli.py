@@ -13,6 +13,7 @@ import tempfile
 
 import click
 
+from . import cliopts
 from .clirun import (
     BAD_INPUT,
     FAILED,
@@ -76,13 +77,16 @@ class _Scratch:
 
 @click.command()
 @description_argument
-@click.option("-o", "--output", default="-", show_default=True,
-              help="Where to write the CIB ('-' for standard output).")
-@click.option("--no-verify", is_flag=True, help="Skip crm_verify (the RNG schemas still apply).")
+@cliopts.output_file("The file to write the CIB to ('-': standard output).")
+@cliopts.verify("crm_verify", "the CIB (the RNG schemas apply either way)")
 @guarded
-def build(description, output, no_verify):
+def build(description, output, verify):
     """Generate the CIB of DESCRIPTION, validated, written atomically."""
+    import shutil
+
     cluster = load_description(description)
+    verify = cliopts.verifying(verify, "" if shutil.which("crm_verify") else
+                               "crm_verify is not installed")
     data = _render(cluster)
     directory = None
     if not output:
@@ -99,7 +103,7 @@ def build(description, output, no_verify):
     # The CIB is validated in a private scratch file, then written (ocfpy.safefile, as every
     # output): a reader of the output sees the old file or the new one, never a part.
     with _Scratch(data, directory) as path:
-        problems = _validate(data, path, crm_verify=not no_verify)
+        problems = _validate(data, path, crm_verify=verify)
     if problems:
         raise _fail_validation(description, problems)
     if output == "-":
@@ -112,6 +116,8 @@ def build(description, output, no_verify):
             write_files([(output, data, 0o644)])
         except OSError as exc:
             raise CommandFailed(BAD_INPUT, f"{output}: cannot write: {exc.strerror or exc}") from None
+    if verify:
+        cliopts.verified([(output if output != "-" else "standard output", "crm_verify")])
     if output != "-":
         click.echo(f"{output}: {len(cluster.primitives)} resources, "
                    f"{len(cluster.orders) + len(cluster.colocations) + len(cluster.locations)} "
@@ -123,10 +129,20 @@ def build(description, output, no_verify):
 @click.option("--n-1", "n_minus_1", is_flag=True,
               help="Also check that losing any one node leaves no resource stopped that the "
                    "description does not accept (exit 1 if one does).")
+@cliopts.hosts_file
 @guarded
-def check(description, n_minus_1):
-    """Check DESCRIPTION and validate its CIB without writing anything."""
+def check(description, n_minus_1, hosts):
+    """Check DESCRIPTION and validate its CIB without writing anything.
+
+    With --hosts, also read the hosts file and check its keepalived instances against the
+    description: each VIP on its peers' subnet, and managed by keepalived alone."""
     cluster = load_description(description)
+    if hosts:
+        from .hostcmds import load_hosts_file
+
+        pairs = len(load_hosts_file(cluster, hosts).pairs)
+        click.echo(f"{hosts}: ok ({pairs} keepalived instance(s) checked against "
+                   f"{description})")
     corosync = _check_corosync(cluster)
     data = _render(cluster)
     with _Scratch(data) as path:
@@ -177,16 +193,26 @@ def _check_corosync(cluster):
 @click.command()
 @description_argument
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--graph", "picture", metavar="FILE",
+              help="Also draw where resources run before and after each node loss into FILE; "
+                   "its extension picks the format: .svg, .png or .pdf (Graphviz), .dot or .gv "
+                   "(DOT text).")
+@click.option("--lose", metavar="NODE", help="With --graph: draw only the loss of NODE.")
 @guarded
-def simulate(description, as_json):
+def simulate(description, as_json, picture, lose):
     """Where every resource runs, what happens when each node is lost, and the N-1 verdict."""
     from .simulate import SimulationError
     from .simulate import simulate as run
 
+    _picture_file(description, picture, lose)
     cluster = load_description(description)
     if not cluster.nodes:
         raise CommandFailed(BAD_INPUT, f"{description}: nodes: the description has no nodes to "
                                f"simulate on")
+    names = [n.name for n in cluster.nodes]
+    if lose is not None and lose not in names:
+        raise CommandFailed(BAD_INPUT, f"--lose: {lose!r} is not a node of {description} "
+                                       f"({', '.join(names)})")
     data = _render(cluster)
     with _Scratch(data) as path:
         try:
@@ -202,6 +228,8 @@ def simulate(description, as_json):
                 raise CommandFailed(FAILED, f"{description}: simulation failed: {exc}") from None
         else:
             n_1 = None
+    if picture:
+        _draw_placement(cluster, result, picture, lose)
     resources = [p.id for p in cluster.primitives] + [d.id for d in cluster.fence_devices()]
     if as_json:
         import json
@@ -234,6 +262,47 @@ def simulate(description, as_json):
         holds = _n_minus_1(cluster, path)
     if not holds:
         sys.exit(FAILED)
+
+
+def _picture_file(description, picture, lose):
+    """Refuse a --graph FILE that cannot be written, before anything is computed."""
+    from .graph import FORMATS
+    from .output_files import foreign
+
+    if picture is None:
+        if lose is not None:
+            raise CommandFailed(BAD_INPUT, "--lose: chooses the loss --graph draws; give "
+                                           "--graph FILE too")
+        return
+    extension = os.path.splitext(picture)[1].lower()
+    if picture in ("", "-") or extension not in FORMATS:
+        raise CommandFailed(BAD_INPUT, f"--graph: {picture!r} is not a picture file; name it "
+                                       f".svg, .png, .pdf, .dot or .gv")
+    why = foreign(picture, inputs=[description])
+    if why:
+        raise CommandFailed(BAD_INPUT, f"{picture}: cannot write: {why}")
+
+
+def _draw_placement(cluster, result, picture, lose):
+    """Write the placement picture (generators/placement_graph) of a Simulation."""
+    from .graph import FORMATS, GraphvizError, render
+    from .output_files import write_files
+    from .placement_graph import dot
+
+    lost = [lose] if lose else list(result.after)
+    fenced = {node: any(c.action.startswith("Fence") and c.resource == node
+                        for c in result.losses.get(node, ())) for node in lost}
+    text = dot(cluster.name, [n.name for n in cluster.nodes], result.placement,
+               {node: result.after[node] for node in lost}, fenced,
+               [p.id for p in cluster.primitives])
+    fmt = FORMATS[os.path.splitext(picture)[1].lower()]
+    try:
+        write_files([(picture, text if fmt is None else render(text, fmt), 0o644)])
+    except GraphvizError as exc:
+        raise CommandFailed(FAILED, f"{picture}: {exc}") from None
+    except OSError as exc:
+        raise CommandFailed(BAD_INPUT, f"{picture}: cannot write: {exc.strerror}") from None
+    click.echo(f"{picture}: placement before and after losing {', '.join(lost)}", err=True)
 
 
 LIVE_HELP = """
@@ -383,9 +452,9 @@ def apply(result, action, digest, keep, before_patch=None):
 
 @click.command()
 @description_argument
-@click.option("-o", "--output", default="-", show_default=True,
-              help="Output file; its extension picks the format: .svg, .png or .pdf are drawn "
-                   "by Graphviz, .dot or .gv are DOT text; '-' writes DOT to standard output.")
+@cliopts.output_file("The file to write; its extension picks the format: .svg, .png or .pdf "
+                     "are drawn by Graphviz, .dot or .gv are DOT text; '-' writes DOT to "
+                     "standard output.")
 @click.option("--fencing", is_flag=True, help="Also draw the fence devices and what they fence.")
 @click.option("--collapse-at", type=click.IntRange(min=1), default=60, show_default=True,
               help="With more primitives than this, one node per template stands for them.")
@@ -405,6 +474,10 @@ def graph(description, output, fencing, collapse_at):
         raise CommandFailed(BAD_INPUT, f"{output}: unknown picture format {extension or '(none)'!r};"
                                        f" name the file .svg, .png, .pdf, .dot or .gv")
     cluster = load_description(description)
+    if not cluster.primitives and not (fencing and cluster.fence_devices()):
+        more = " but fence devices: add --fencing" if cluster.fence_devices() else ""
+        raise CommandFailed(BAD_INPUT, f"{description}: nothing to draw: the description has no "
+                                       f"resources{more}")
     text = dot(cluster, fencing=fencing, collapse_at=collapse_at)
     if output == "-":
         click.echo(text, nl=False)

@@ -29,6 +29,7 @@ COMMANDS = {
     "rollout": "ocfpy.generators.rollout:cmd",
     "appliances": "ocfpy.generators.appliances:cmd",
     "remote": "ocfpy.generators.remote:cmd",
+    "explain": "ocfpy.generators.explain:cmd",
 }
 
 

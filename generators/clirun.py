@@ -1,7 +1,8 @@
 """How every ocfgen command ends: one line on stderr and an exit code, never a traceback.
 
 Exit codes: 0 success, 1 a validator, simulation or live-cluster step refused or failed,
-2 a bad description or command line (one located line), 70 an internal error (a bug).
+2 a bad description (one located line per error) or command line (one line), 70 an internal
+error (a bug).
 """
 
 import functools
@@ -18,6 +19,8 @@ description_argument = click.argument("description", type=click.Path(dir_okay=Fa
 
 
 class CommandFailed(Exception):
+    """`message`: one line, or a list of lines (each printed as one line)."""
+
     def __init__(self, code, message=""):
         super().__init__(message)
         self.code = code
@@ -32,8 +35,9 @@ def guarded(function):
         try:
             return function(*args, **kwargs)
         except CommandFailed as stop:
-            if stop.message:
-                click.echo(one_line(stop.message), err=True)
+            for line in stop.message if isinstance(stop.message, list) else [stop.message]:
+                if line:
+                    click.echo(one_line(line), err=True)
             sys.exit(stop.code)
         except BrokenPipeError:  # the reader went away (| head): nothing left to say
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -61,7 +65,7 @@ def load_description(path):
     try:
         cluster = load(path)
     except DescriptionError as exc:
-        raise CommandFailed(BAD_INPUT, str(exc)) from None
+        raise CommandFailed(BAD_INPUT, str(exc).split("\n")) from None
     for warning in cluster.warnings:
         click.echo(f"warning: {warning}", err=True)
     return cluster

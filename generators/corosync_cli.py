@@ -1,10 +1,11 @@
 """ocfgen corosync: corosync.conf and the authkey from the cluster description.
 
 One corosync.conf serves every node (corosync finds its own entry by the host's addresses),
-so the command writes OUTDIR/corosync.conf and OUTDIR/authkey, to be installed in /etc/corosync
-(or the description's keyfile path) on each node. The node ids and names are the ones the CIB
-uses: both come from the same model. Exit codes as for the CIB commands (2: a bad description,
-one located line, nothing written; 1: --verify found a file corosync refuses).
+so the command writes DIR/corosync.conf and DIR/authkey (-o/--output-dir DIR), to be
+installed in /etc/corosync (or the description's keyfile path) on each node. The node ids and
+names are the ones the CIB uses: both come from the same model. Exit codes as for the CIB
+commands (2: a bad description, one located line, nothing written; 1: corosync -t refuses the
+file, nothing written).
 """
 
 import os
@@ -13,6 +14,7 @@ import subprocess
 
 import click
 
+from . import cliopts
 from .clirun import (
     BAD_INPUT,
     FAILED,
@@ -70,23 +72,22 @@ def verify_on_node(conf_text, addresses, *, keyfile=None, logfile=DEFAULT_LOGFIL
 
 @click.command()
 @description_argument
-@click.option("-o", "--output", "outdir", required=True,
-              help="Directory for corosync.conf and authkey (created if missing).")
+@cliopts.output_dir("DIR/corosync.conf and DIR/authkey", old="--output")
 @click.option("--new-authkey", is_flag=True,
-              help="Replace an existing OUTDIR/authkey (a running cluster needs the old one "
+              help="Replace an existing DIR/authkey (a running cluster needs the old one "
                    "until every node has the new one).")
-@click.option("--verify", is_flag=True,
-              help="Run corosync -t on the file as each node (root; a network namespace per "
-                   "node holding its ring addresses).")
+@cliopts.verify("corosync -t", "corosync.conf as each node (root; a network namespace per "
+                "node holding its ring addresses)")
 @guarded
-def corosync(description, outdir, new_authkey, verify):
+def corosync(description, output_dir, new_authkey, verify):
     """Generate corosync.conf and the authkey for the nodes of DESCRIPTION."""
     from .corosync import CorosyncConfigError, render, write_authkey
     from .corosync_map import corosync_cluster
     from .output_files import foreign, write_files
 
+    outdir = output_dir
     if not outdir:
-        raise CommandFailed(BAD_INPUT, "--output: an empty directory name")
+        raise CommandFailed(BAD_INPUT, "--output-dir: an empty directory name")
     cluster = load_description(description)
     if not cluster.nodes:
         raise CommandFailed(BAD_INPUT, f"{description}: the description has no [nodes.*] tables")
@@ -109,6 +110,7 @@ def corosync(description, outdir, new_authkey, verify):
     if foreign(conf):
         raise CommandFailed(BAD_INPUT, f"{conf}: cannot write: {foreign(conf)}")
     keep_key = _existing_key(key, new_authkey)
+    verify = cliopts.verifying(verify, _why_not())
     if verify:
         problems = _verify(result.text, settings)
         if problems:
@@ -120,6 +122,8 @@ def corosync(description, outdir, new_authkey, verify):
     except OSError as exc:
         raise CommandFailed(BAD_INPUT, f"{exc.filename or outdir}: cannot write: "
                                        f"{exc.strerror}") from None
+    if verify:
+        cliopts.verified([(conf, "corosync -t as " + ", ".join(n.name for n in settings.nodes))])
     key_note = "kept" if keep_key else "new, 0400"
     names = ", ".join(node.name for node in settings.nodes)
     target = settings.keyfile or "/etc/corosync/authkey"
@@ -147,10 +151,16 @@ def _existing_key(key, new_authkey):
     return True
 
 
+def _why_not():
+    """'' when corosync -t can run here as each node, else why not."""
+    missing = [tool for tool in ("corosync", "unshare", "ip") if shutil.which(tool) is None]
+    if missing:
+        return f"{', '.join(missing)} not installed"
+    return "corosync -t in a namespace needs root" if os.geteuid() else ""
+
+
 def _verify(text, settings):
     """The first node whose corosync -t fails, with corosync's reason; '' when all pass."""
-    if shutil.which("corosync") is None or shutil.which("unshare") is None or os.geteuid():
-        raise CommandFailed(BAD_INPUT, "--verify needs root, corosync and unshare")
     for node in settings.nodes:
         code, output = verify_on_node(text, node.addresses, keyfile=settings.keyfile,
                                       logfile=settings.logfile)

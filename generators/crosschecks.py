@@ -5,6 +5,7 @@ Refused (located errors):
 - a ducc-head whose `vip` differs from the address of the IPaddr2 it is colocated with: DUCC
   decides which head is master by whether ducc.head's address is on the host, so such a head is
   never master where Pacemaker promotes it;
+- an address off every subnet of the hosts, or with two managers (generators/network_checks);
 - a service that another supervisor would also start: procServ run without --noautorestart
   (procServ restarts its child itself), or DUCC's own start-up (start_ducc, ducc.py,
   ducc_boot.py) run as a resource next to ducc-head/ducc-agent resources that own DUCC's daemons.
@@ -34,11 +35,19 @@ PACEMAKER_TIMEOUT = "20s"
 
 
 def check(reader, cluster):
-    """Run every cross-resource check; reader.fail raises, reader.warn records."""
+    """Run every cross-resource check; reader.fail raises (ending that check: its error is
+    recorded and the next check runs), reader.warn records."""
     primitives = {p.id: p for p in cluster.primitives}
-    ducc_head_vips(reader, cluster, primitives)
-    other_supervisors(reader, cluster)
-    operations(reader, cluster)
+    with reader.collect():
+        ducc_head_vips(reader, cluster, primitives)
+    with reader.collect():
+        other_supervisors(reader, cluster)
+    with reader.collect():
+        operations(reader, cluster)
+    from . import network_checks  # imports this module's ADDRESS_AGENTS
+
+    with reader.collect():
+        network_checks.check(reader, cluster)
 
 
 def members(cluster, rid):

@@ -1,9 +1,17 @@
 '''Read a cluster description (TOML) into the checked model of ocfpy.generators.model.
 
-`load(path)` returns a `Cluster` or raises `DescriptionError`, whose one-line message names
-the file, the line, the key path and why:
+`load(path)` returns a `Cluster` or raises `DescriptionError`. A description is read to the
+end whatever it holds: every mistake is reported in one run, one line each, sorted by place
+(line, then column), the first MAX_ERRORS of them then how many more. Each line names the file,
+the line and column (see ocfpy.generators.tomlpos for which column), the key path and why:
 
-    cluster.toml:23: resources.vip.params.arp_count: parameter 'arp_count' is not an integer: 'x'
+    cluster.toml:23:32: resources.vip.params.arp_count: parameter 'arp_count' is not an integer: 'x'
+    cluster.toml:31:1: order[0].then: unknown resource 'ap' (did you mean 'app'?)
+
+A check that fails ends the item it reads (a node, a resource, a constraint, a cluster option,
+a cross-check...); the next item is read as if it had not been there. An item that refers to
+one whose reading failed is dropped quietly: the failed one's own error says what is wrong.
+A TOML syntax error ends reading at once: tomllib cannot read past it.
 
 
 The format, by example (examples/*.toml hold complete ones):
@@ -100,6 +108,7 @@ configure Pacemaker itself (properties, meta, defaults, op attributes) use Pacem
 Ids not given are made the way pcs makes them.
 '''
 
+import contextlib
 import hashlib
 import ipaddress
 import os
@@ -118,7 +127,6 @@ from .description_values import (
     MULTIPLE_ACTIVE,
     NOT_XML,
     OLD_ROLES,
-    OP_DEFAULTS,
     PARAM_NAME,
     PLACEMENT,
     REQUIRES,
@@ -126,13 +134,14 @@ from .description_values import (
     ROLES,
     SCORE,
     SECRET_WORDS,
-    SECTIONS,
+    Reported,
     kind,
     suggest,
 )
+from .keys import DESCRIPTION
 from .model import Cluster, Corosync, FenceDevice, Node, Op, QuorumDevice
 from .remote import read_remote
-from .tomlpos import dotted, key_lines, line_of, syntax_error
+from .tomlpos import dotted, key_positions, line_of, position_of, syntax_position
 
 try:
     import tomllib
@@ -141,17 +150,49 @@ except ImportError:  # Python < 3.11
 
 from . import agentinfo, crosschecks, description_addresses
 
+# Errors shown of one description; the rest are counted.
+MAX_ERRORS = 20
+
+
+def place(source, line=None, column=None):
+    """file, file:line or file:line:column"""
+    if line is None:
+        return source
+    return f"{source}:{line}" if column is None else f"{source}:{line}:{column}"
+
 
 class DescriptionError(ValueError):
-    """A description that cannot become a cluster: str() is one located line."""
+    """A description that cannot become a cluster: str() is one located line,
+    `file:line:column: key.path: why`."""
 
-    def __init__(self, source, line, path, why):
-        self.source, self.line, self.path, self.why = source, line, tuple(path), why
-        where = source if line is None else f"{source}:{line}"
+    def __init__(self, source, line, path, why, column=None):
+        self.source, self.line, self.column = source, line, column
+        self.path, self.why = tuple(path), why
         key = dotted(self.path)
+        where = place(source, line, column)
         message = f"{where}: {key}: {why}" if key else f"{where}: {why}"
         # One line whatever the file holds: control characters (even in key names) are escaped.
         super().__init__("".join(c if c.isprintable() else repr(c)[1:-1] for c in message))
+
+    def sort_key(self):
+        return (self.line or 0, self.column or 0, str(self))
+
+
+class DescriptionErrors(DescriptionError):
+    """Every error of one description: str() is one located line each (joined by newlines),
+    sorted by line and column, the first MAX_ERRORS of them and then how many more there are.
+    Its own attributes (line, path, why...) are those of the first."""
+
+    def __init__(self, errors):
+        unique = {str(error): error for error in errors}
+        self.errors = sorted(unique.values(), key=DescriptionError.sort_key)
+        first = self.errors[0]
+        super().__init__(first.source, first.line, first.path, first.why, first.column)
+        shown = [str(error) for error in self.errors[:MAX_ERRORS]]
+        rest = len(self.errors) - len(shown)
+        if rest:
+            shown.append(f"... and {rest} more error{'s' if rest > 1 else ''}")
+        self.args = ("\n".join(shown),)
 
 
 def load(path):
@@ -195,22 +236,58 @@ class _Reader(ResourceReader, ConstraintReader):
     def __init__(self, data, source):
         self.data = data
         self.source = source
-        self.lines = {}
+        self.positions = {}       # key path -> (line, column)
+        self.lines = {}           # key path -> line
+        self.errors = []          # DescriptionErrors recorded, reported together at the end
+        self.broken = set()       # key paths of items whose reading failed
         self.warnings = []
         self.ids = {}             # id -> key path that defined it
         self.unchecked = set()    # agent specs whose parameters could not be checked
+        self.node_count = 0       # [nodes.NAME] tables, read or not
         self.elsewhere = set()    # agent specs declared installed on the nodes only
 
     # Errors and warnings.
     def where(self, path):
-        line = line_of(self.lines, path)
         key = dotted(path)
-        place = self.source if line is None else f"{self.source}:{line}"
-        return f"{place}: {key}" if key else place
+        at = place(self.source, *(position_of(self.positions, path) or ()))
+        return f"{at}: {key}" if key else at
+
+    def error(self, path, why):
+        # A problem of the whole document (no key of it to point at) is reported at line 1.
+        line, column = position_of(self.positions, path) or (1, 1)
+        return DescriptionError(self.source, line, path, why, column)
 
     def fail(self, path, why):
-        # A problem of the whole document (no key of it to point at) is reported at line 1.
-        raise DescriptionError(self.source, line_of(self.lines, path) or 1, path, why)
+        """Refuse the item being read: `why` is located at `path`."""
+        raise self.error(path, why)
+
+    @contextlib.contextmanager
+    def collect(self, path=None):
+        """Read one item: an error ends it and is recorded (reading goes on with the next);
+        `path` then counts as broken, so that nothing depending on it is refused again."""
+        try:
+            yield
+        except DescriptionError as exc:
+            self.errors.extend(getattr(exc, "errors", [exc]))
+            if path is not None:
+                self.broken.add(tuple(path))
+        except Reported:
+            if path is not None:
+                self.broken.add(tuple(path))
+
+    def broken_at(self, path):
+        """Whether reading failed for the item at `path`, one containing it or one inside it."""
+        path = tuple(path)
+        return any(b[:len(path)] == path or path[:len(b)] == b for b in self.broken)
+
+    def no_such(self, path, name, known, what="resource",
+                sections=("resources", "groups", "clones")):
+        """Refuse a reference to an unknown `name`, unless an item of that name was written
+        in one of `sections` and failed: then end the referring item quietly."""
+        if any(self.broken_at((section, name)) for section in sections):
+            raise Reported()
+        failed = [b[1] for b in self.broken if len(b) == 2 and b[0] in sections]
+        self.fail(path, f"unknown {what} {name!r}{suggest(name, list(known) + failed)}")
 
     def warn(self, path, why):
         self.warnings.append(f"{self.where(path)}: {why}")
@@ -220,10 +297,12 @@ class _Reader(ResourceReader, ConstraintReader):
         if not isinstance(value, dict):
             self.fail(path, f"must be a table, not {kind(value)}")
         if allowed is not None:
-            for key in value:
-                if key not in allowed:
-                    self.fail(path + (key,), f"unknown key {key!r}{suggest(key, allowed)}; "
-                                             f"allowed here: {', '.join(allowed)}")
+            unknown = [self.error(path + (key,), f"unknown key {key!r}{suggest(key, allowed)}; "
+                                                 f"allowed here: {', '.join(allowed)}")
+                       for key in value if key not in allowed]
+            if unknown:  # each one reported, then the item ends
+                self.errors.extend(unknown)
+                raise Reported()
         return value
 
     def string(self, path, value, pattern=None, what="a string"):
@@ -298,7 +377,7 @@ class _Reader(ResourceReader, ConstraintReader):
     def claim(self, path, identifier):
         if identifier in self.ids:
             other = self.ids[identifier]
-            line = line_of(self.lines, other)
+            line = line_of(self.positions, other)
             at = f" (line {line})" if line else ""
             self.fail(path, f"duplicate id {identifier!r}: already used by {dotted(other)}{at}")
         self.ids[identifier] = path
@@ -314,79 +393,145 @@ class _Reader(ResourceReader, ConstraintReader):
 
     # The document.
     def read(self):
+        doc = self.document()
+        cluster = Cluster(name="", source=self.source,
+                          digest=hashlib.sha256(self.data).hexdigest())
+        with self.collect():
+            self.read_cluster(doc, cluster)
+        if self.errors:
+            raise DescriptionErrors(self.errors)
+        for spec in sorted(self.unchecked):
+            self.warnings.append(f"{self.source}: parameters of {spec} not checked: no meta-data "
+                                 f"for it on this host")
+        cluster.warnings = tuple(self.warnings)
+        return cluster
+
+    def document(self):
+        """The parsed TOML; text that is no TOML is refused at once (nothing can be read)."""
         try:
             text = self.data.decode("utf-8")
         except UnicodeDecodeError as exc:
             line = self.data[:exc.start].count(b"\n") + 1
-            raise DescriptionError(self.source, line, (), "is not UTF-8 text") from None
+            column = exc.start - (self.data.rfind(b"\n", 0, exc.start) + 1) + 1
+            raise DescriptionError(self.source, line, (), "is not UTF-8 text", column) from None
         try:
             doc = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            line, why = syntax_error(exc, text)
-            raise DescriptionError(self.source, line, (), f"invalid TOML: {why}") from None
-        self.lines = key_lines(text)
-        self.table((), doc, SECTIONS)
-        cluster_table = self.table(("cluster",), doc.get("cluster"),
-                                   ("name", "provided_elsewhere")) if (
-            "cluster" in doc) else self.fail((), "missing [cluster] table with the cluster's name")
-        if "name" not in cluster_table:
-            self.fail(("cluster",), "missing key 'name'")
-        name = self.string(("cluster", "name"), cluster_table["name"],
-                           re.compile(r"[A-Za-z0-9_.-]{1,32}\Z"),
-                           "a cluster name (up to 32 letters, digits, '.', '-', '_')")
-        # Agents the cluster nodes have but this host has not: used unchecked, not refused.
-        self.elsewhere = set(self.strings(("cluster", "provided_elsewhere"),
-                                          cluster_table.get("provided_elsewhere", []),
-                                          nonempty=False))
-        cluster = Cluster(name=name, source=self.source,
-                          digest=hashlib.sha256(self.data).hexdigest())
-        cluster.properties = self.properties(doc.get("properties", {}))
-        cluster.rsc_defaults = self.meta(("defaults",), doc.get("defaults", {}), RESOURCE_META)
-        cluster.op_defaults = self.op_defaults(doc.get("op_defaults", {}))
-        cluster.corosync = self.corosync(doc.get("corosync", {}))
-        cluster.nodes = self.nodes(doc.get("nodes", {}))
-        templates = self.table(("templates",), doc.get("templates", {}))
-        resources = self.table(("resources",), doc.get("resources", {}))
-        for rid in resources:
-            self.claim(("resources", rid), self.identifier(("resources", rid), rid))
-        for section in ("groups", "clones"):
-            for rid in self.table((section,), doc.get(section, {})):
-                self.claim((section, rid), self.identifier((section, rid), rid))
-        cluster.groups = self.groups(doc.get("groups", {}), resources)
-        cluster.clones = self.clones(doc.get("clones", {}), resources, cluster.groups,
-                                     len(cluster.nodes))
+            line, column, path, why = syntax_position(exc, text)
+            raise DescriptionError(self.source, line, path, f"invalid TOML: {why}",
+                                   column) from None
+        self.positions = key_positions(text)
+        self.lines = {path: line for path, (line, _) in self.positions.items()}
+        return doc
+
+    def read_cluster(self, doc, cluster):
+        """Read every item of the document into `cluster`, recording each item's error."""
+        with self.collect():
+            self.table((), doc, DESCRIPTION.allowed(""))
+        with self.collect(("cluster",)):
+            cluster.name = self.cluster_name(doc)
+        with self.collect(("properties",)):
+            cluster.properties = self.properties(doc.get("properties", {}))
+        with self.collect(("defaults",)):
+            cluster.rsc_defaults = self.meta(("defaults",), doc.get("defaults", {}),
+                                             RESOURCE_META)
+        for section, read in (("op_defaults", self.op_defaults), ("corosync", self.corosync),
+                              ("nodes", self.nodes)):
+            with self.collect((section,)):
+                setattr(cluster, section, read(doc.get(section, {})))
+        templates, resources, declared = {}, {}, {}
+        with self.collect(("templates",)):
+            templates = self.table(("templates",), doc.get("templates", {}))
+        for section in ("resources", "groups", "clones"):
+            with self.collect((section,)):
+                declared[section] = self.table((section,), doc.get(section, {}))
+                for rid in declared[section]:
+                    with self.collect((section, rid)):
+                        self.claim((section, rid), self.identifier((section, rid), rid))
+        resources = declared.get("resources", {})
+
+        def readable(section):
+            return {rid: spec for rid, spec in declared.get(section, {}).items()
+                    if not self.broken_at((section, rid))}
+
+        nodes = doc.get("nodes", {})
+        node_count = len(nodes) if isinstance(nodes, dict) else len(cluster.nodes)
+        self.node_count = node_count
+        with self.collect():
+            cluster.groups = self.groups(readable("groups"), resources)
+        with self.collect():
+            cluster.clones = self.clones(readable("clones"), resources, cluster.groups,
+                                         node_count)
         promotable = set()
         for clone in cluster.clones:
             if clone.promotable:
                 promotable.add(clone.child)
                 promotable.update(next((g.members for g in cluster.groups if g.id == clone.child),
                                        ()))
-        cluster.primitives = [self.primitive(rid, spec, templates, rid in promotable)
-                              for rid, spec in resources.items()]
-        self.check_promotable(cluster)
-        self.check_unique(cluster)
-        self.fencing_devices(cluster)
+        for rid, spec in readable("resources").items():
+            with self.collect(("resources", rid)):
+                cluster.primitives.append(self.primitive(rid, spec, templates, rid in promotable))
+        self.drop_incomplete(cluster)
+        for check in (self.check_promotable, self.check_unique, self.fencing_devices):
+            with self.collect():
+                check(cluster)
         self.kinds = cluster.resource_kinds()
         self.parent = cluster.parents()
         self.promotable_clones = {c.id for c in cluster.clones if c.promotable}
-        cluster.orders = [self.order(i, v) for i, v in enumerate(self.array("order", doc))]
-        cluster.colocations = [self.colocation(i, v)
-                               for i, v in enumerate(self.array("colocation", doc))]
-        for index, spec in enumerate(self.array("location", doc)):
-            cluster.locations += self.locations(index, spec, cluster)
-        description_addresses.own_addresses(self, cluster)
+        for name, read in (("order", self.order), ("colocation", self.colocation),
+                           ("location", self.locations)):
+            with self.collect((name,)):
+                for index, spec in enumerate(self.array(name, doc)):
+                    with self.collect((name, index)):
+                        if name == "location":
+                            cluster.locations += read(index, spec, cluster)
+                        else:
+                            getattr(cluster, name + "s").append(read(index, spec))
+        with self.collect():
+            description_addresses.own_addresses(self, cluster)
         description_addresses.health_settings(cluster)
-        self.check_cycles(cluster)
-        cluster.alerts = read_alerts(self, doc.get("alerts", {}))
-        cluster.remote = read_remote(self, doc.get("remote", {}), doc.get("remote_nodes", {}),
-                                     cluster.nodes)
-        self.check_cluster(cluster)
-        crosschecks.check(self, cluster)
-        for spec in sorted(self.unchecked):
-            self.warnings.append(f"{self.source}: parameters of {spec} not checked: no meta-data "
-                                 f"for it on this host")
-        cluster.warnings = tuple(self.warnings)
-        return cluster
+        with self.collect():
+            self.check_cycles(cluster)
+        with self.collect(("alerts",)):
+            cluster.alerts = read_alerts(self, doc.get("alerts", {}))
+        with self.collect(("remote",)):
+            cluster.remote = read_remote(self, doc.get("remote", {}),
+                                         doc.get("remote_nodes", {}), cluster.nodes)
+        with self.collect():
+            self.check_cluster(cluster)
+        with self.collect():
+            crosschecks.check(self, cluster)
+
+    def drop_incomplete(self, cluster):
+        """Groups and clones holding a resource that failed to read are left out as well
+        (quietly: that resource's error says what is wrong), so that every later check sees
+        only complete resources."""
+        read = {p.id for p in cluster.primitives}
+        for group in list(cluster.groups):
+            if not set(group.members) <= read:
+                cluster.groups.remove(group)
+                self.broken.add(("groups", group.id))
+        read.update(g.id for g in cluster.groups)
+        for clone in list(cluster.clones):
+            if clone.child not in read:
+                cluster.clones.remove(clone)
+                self.broken.add(("clones", clone.id))
+
+    def cluster_name(self, doc):
+        """[cluster]: the cluster's name, and the agents provided elsewhere."""
+        if "cluster" not in doc:
+            self.fail((), "missing [cluster] table with the cluster's name")
+        cluster_table = self.table(("cluster",), doc["cluster"],
+                                   DESCRIPTION.allowed("cluster"))
+        # Agents the cluster nodes have but this host has not: used unchecked, not refused.
+        self.elsewhere = set(self.strings(("cluster", "provided_elsewhere"),
+                                          cluster_table.get("provided_elsewhere", []),
+                                          nonempty=False))
+        if "name" not in cluster_table:
+            self.fail(("cluster",), "missing key 'name'")
+        return self.string(("cluster", "name"), cluster_table["name"],
+                           re.compile(r"[A-Za-z0-9_.-]{1,32}\Z"),
+                           "a cluster name (up to 32 letters, digits, '.', '-', '_')")
 
     def array(self, name, doc):
         value = doc.get(name, [])
@@ -400,55 +545,62 @@ class _Reader(ResourceReader, ConstraintReader):
         known = agentinfo.cluster_options()
         out = {}
         for key, raw in table.items():
-            path = ("properties", key)
-            if key in MANAGED_PROPERTIES:
-                self.fail(path, f"{key} {MANAGED_PROPERTIES[key]}")
-            if known is not None and key not in known:
-                self.fail(path, f"unknown cluster option {key!r}{suggest(key, known)}")
-            text = self.scalar(path, raw)
-            if key == "placement-strategy" and text not in PLACEMENT:
-                self.fail(path, f"must be one of {', '.join(PLACEMENT)}, not {text!r}")
-            check = known[key].check if known else None
-            if check is not None:
-                try:
-                    check(text)
-                except ValueError as exc:
-                    self.fail(path, f"cluster option {key!r} {exc}")
-            out[key] = text
+            with self.collect(("properties", key)):
+                out[key] = self.property(known, key, raw)
         return out
+
+    def property(self, known, key, raw):
+        path = ("properties", key)
+        if key in MANAGED_PROPERTIES:
+            self.fail(path, f"{key} {MANAGED_PROPERTIES[key]}")
+        if known is not None and key not in known:
+            self.fail(path, f"unknown cluster option {key!r}{suggest(key, known)}")
+        text = self.scalar(path, raw)
+        if key == "placement-strategy" and text not in PLACEMENT:
+            self.fail(path, f"must be one of {', '.join(PLACEMENT)}, not {text!r}")
+        check = known[key].check if known else None
+        if check is not None:
+            try:
+                check(text)
+            except ValueError as exc:
+                self.fail(path, f"cluster option {key!r} {exc}")
+        return text
 
     def meta(self, path, value, allowed):
         table = self.table(path, value)
         out = {}
         for key, raw in table.items():
-            where = path + (key,)
-            if key not in allowed:
-                hint = " (a clone option: put it in the clone's meta)" if key in CLONE_META else ""
-                self.fail(where, f"unknown meta attribute {key!r}{suggest(key, allowed)}{hint}")
-            text = self.scalar(where, raw)
-            if key == "target-role":
-                self.role(where, text)
-            elif key in ("resource-stickiness", "priority"):
-                self.score(where, raw)
-            elif key == "migration-threshold":
-                text = self.score(where, raw)
-            elif key == "failure-timeout":
-                text = self.duration(where, raw)
-            elif key == "requires":
-                text = self.choice(where, raw, REQUIRES)
-            elif key == "multiple-active":
-                text = self.choice(where, raw, MULTIPLE_ACTIVE)
-            elif key in ("is-managed", "maintenance", "critical", "allow-migrate", "notify",
-                         "globally-unique", "ordered", "interleave", "allow-unhealthy-nodes"):
-                self.boolean(where, raw)
-            elif key in ("clone-max", "clone-node-max", "clone-min", "promoted-max",
-                         "promoted-node-max"):
-                self.integer(where, raw, minimum=0)
-            out[key] = text
+            with self.collect(path + (key,)):
+                out[key] = self.meta_attribute(path + (key,), key, raw, allowed)
         return out
 
+    def meta_attribute(self, where, key, raw, allowed):
+        if key not in allowed:
+            hint = " (a clone option: put it in the clone's meta)" if key in CLONE_META else ""
+            self.fail(where, f"unknown meta attribute {key!r}{suggest(key, allowed)}{hint}")
+        text = self.scalar(where, raw)
+        if key == "target-role":
+            self.role(where, text)
+        elif key in ("resource-stickiness", "priority"):
+            self.score(where, raw)
+        elif key == "migration-threshold":
+            text = self.score(where, raw)
+        elif key == "failure-timeout":
+            text = self.duration(where, raw)
+        elif key == "requires":
+            text = self.choice(where, raw, REQUIRES)
+        elif key == "multiple-active":
+            text = self.choice(where, raw, MULTIPLE_ACTIVE)
+        elif key in ("is-managed", "maintenance", "critical", "allow-migrate", "notify",
+                     "globally-unique", "ordered", "interleave", "allow-unhealthy-nodes"):
+            self.boolean(where, raw)
+        elif key in ("clone-max", "clone-node-max", "clone-min", "promoted-max",
+                     "promoted-node-max"):
+            self.integer(where, raw, minimum=0)
+        return text
+
     def op_defaults(self, value):
-        table = self.table(("op_defaults",), value, OP_DEFAULTS)
+        table = self.table(("op_defaults",), value, DESCRIPTION.allowed("op_defaults"))
         out = {}
         for key, raw in table.items():
             path = ("op_defaults", key)
@@ -461,10 +613,7 @@ class _Reader(ResourceReader, ConstraintReader):
         return out
 
     def corosync(self, value):
-        allowed = ("transport", "crypto", "cipher", "hash", "token", "token_coefficient",
-                   "consensus", "two_node",
-                   "wait_for_all", "link_priorities", "qdevice", "keyfile", "logfile", "debug")
-        table = self.table(("corosync",), value, allowed)
+        table = self.table(("corosync",), value, DESCRIPTION.allowed("corosync"))
         # Without a [corosync] table, corosync's own checks point at [cluster].
         out = Corosync(origin=self.where(("corosync",) if ("corosync",) in self.lines
                                          else ("cluster",)))
@@ -495,7 +644,7 @@ class _Reader(ResourceReader, ConstraintReader):
                                    for i, v in enumerate(raw)]
         if "qdevice" in table:
             qpath = path + ("qdevice",)
-            qd = self.table(qpath, table["qdevice"], ("host", "algorithm"))
+            qd = self.table(qpath, table["qdevice"], DESCRIPTION.allowed("corosync.qdevice"))
             if "host" not in qd:
                 self.fail(qpath, "missing key 'host'")
             out.qdevice = QuorumDevice(self.string(qpath + ("host",), qd["host"]),
@@ -509,85 +658,93 @@ class _Reader(ResourceReader, ConstraintReader):
         table = self.table(("nodes",), value)
         nodes, ids, addresses = [], {}, {}
         for index, (name, spec) in enumerate(table.items()):
-            path = ("nodes", name)
-            self.string(path, name, HOSTNAME, "a node name (a host name)")
-            spec = self.table(path, spec, ("id", "addresses", "attributes", "utilization",
-                                           "fencing"))
-            nodeid = self.integer(path + ("id",), spec["id"], 1, 2**32 - 1) if (
-                "id" in spec) else index + 1
-            if nodeid in ids:
-                self.fail(path + ("id",), f"node id {nodeid} is already used by node {ids[nodeid]}")
-            ids[nodeid] = name
-            node = Node(name=name, id=nodeid, origin=self.where(path))
-            if "addresses" in spec:
-                node.addresses = self.strings(path + ("addresses",), spec["addresses"])
-                if len(node.addresses) > 2:
-                    self.fail(path + ("addresses",), "a node has one or two ring addresses "
-                                                     "(one per knet link)")
-                for ring, address in enumerate(node.addresses):
-                    where = path + ("addresses", ring)
-                    try:
-                        parsed = ipaddress.ip_address(address)
-                    except ValueError:
-                        self.fail(where, f"{address!r} is not an IP address")
-                    if parsed in addresses:
-                        self.fail(where, f"address {address} is already used by node "
-                                         f"{addresses[parsed]}")
-                    addresses[parsed] = name
-            for key in ("attributes", "utilization"):
-                attrs = self.table(path + (key,), spec.get(key, {}))
-                for attr, raw in attrs.items():
-                    where = path + (key, attr)
-                    self.string(where, attr, ATTRIBUTE, "an attribute name")
-                    if attr.startswith("#"):
-                        self.fail(where, "names starting with '#' are Pacemaker's built-in "
-                                         "node attributes")
-                    if key == "utilization":
-                        self.integer(where, raw, minimum=0)
-                    getattr(node, key)[attr] = self.scalar(where, raw)
-            if "fencing" in spec:
-                node.fencing = self.fencing(path + ("fencing",), spec["fencing"], name)
-            nodes.append(node)
+            with self.collect(("nodes", name)):
+                nodes.append(self.node(index, name, spec, ids, addresses))
         return nodes
+
+    def node(self, index, name, spec, ids, addresses):
+        """One [nodes.NAME] table; `ids` and `addresses` (node id / ring address -> node name)
+        gather those of the nodes read before it."""
+        path = ("nodes", name)
+        self.string(path, name, HOSTNAME, "a node name (a host name)")
+        spec = self.table(path, spec, DESCRIPTION.allowed("nodes"))
+        nodeid = self.integer(path + ("id",), spec["id"], 1, 2**32 - 1) if (
+            "id" in spec) else index + 1
+        if nodeid in ids:
+            self.fail(path + ("id",), f"node id {nodeid} is already used by node {ids[nodeid]}")
+        ids[nodeid] = name
+        node = Node(name=name, id=nodeid, origin=self.where(path))
+        if "addresses" in spec:
+            node.addresses = self.strings(path + ("addresses",), spec["addresses"])
+            if len(node.addresses) > 2:
+                self.fail(path + ("addresses",), "a node has one or two ring addresses "
+                                                 "(one per knet link)")
+            for ring, address in enumerate(node.addresses):
+                where = path + ("addresses", ring)
+                try:
+                    parsed = ipaddress.ip_address(address)
+                except ValueError:
+                    self.fail(where, f"{address!r} is not an IP address")
+                if parsed in addresses:
+                    self.fail(where, f"address {address} is already used by node "
+                                     f"{addresses[parsed]}")
+                addresses[parsed] = name
+        for key in ("attributes", "utilization"):
+            attrs = self.table(path + (key,), spec.get(key, {}))
+            for attr, raw in attrs.items():
+                where = path + (key, attr)
+                self.string(where, attr, ATTRIBUTE, "an attribute name")
+                if attr.startswith("#"):
+                    self.fail(where, "names starting with '#' are Pacemaker's built-in "
+                                     "node attributes")
+                if key == "utilization":
+                    self.integer(where, raw, minimum=0)
+                getattr(node, key)[attr] = self.scalar(where, raw)
+        if "fencing" in spec:
+            node.fencing = self.fencing(path + ("fencing",), spec["fencing"], name)
+        return node
 
     def fencing(self, path, value, node):
         if not isinstance(value, list):
             self.fail(path, f"must be an array of tables ([[{dotted(path)}]]), not {kind(value)}")
         devices = []
         for index, raw in enumerate(value):
-            where = path + (index,)
-            spec = self.table(where, raw, ("agent", "id", "level", "params"))
-            if "agent" not in spec:
-                self.fail(where, "missing key 'agent' (a fence agent such as fence_ipmilan)")
-            agent = self.string(where + ("agent",), spec["agent"])
-            agent = agent[len("stonith:"):] if agent.startswith("stonith:") else agent
-            if not re.match(r"fence_[A-Za-z0-9_-]+\Z", agent):
-                self.fail(where + ("agent",), f"{agent!r} is not a fence agent (fence_...)")
-            short = agent[len("fence_"):]
-            if "id" in spec:
-                did = self.claim(where + ("id",), self.identifier(where + ("id",), spec["id"]))
-            else:
-                did = self.unique(f"fence-{node}-{short}", where)
-            level = self.integer(where + ("level",), spec["level"], 1, 9) if (
-                "level" in spec) else index + 1
-            params = {}
-            for key, raw in self.table(where + ("params",), spec.get("params", {})).items():
-                ppath = where + ("params", key)
-                self.string(ppath, key, PARAM_NAME, "a parameter name")
-                if any(word in key.lower() for word in SECRET_WORDS) and not key.endswith(
-                        "_script"):
-                    self.fail(ppath, f"inline secret {key!r}: the CIB is copied to every node "
-                                     f"and into every report; name a script that prints it "
-                                     f"with password_script instead")
-                params[key] = self.scalar(ppath, raw)
-            self.bmc_address(where + ("params",), params)
-            if "pcmk_host_list" not in params and "pcmk_host_map" not in params:
-                params["pcmk_host_list"] = node
-            self.check_params(where, "stonith", None, agent, params)
-            monitor = Op(self.unique(f"{did}-monitor-interval-60s", where), "monitor", "60s")
-            devices.append(FenceDevice(did, agent, node, level, params, [monitor],
-                                       self.where(where)))
+            with self.collect(path + (index,)):
+                devices.append(self.fence_device(path + (index,), index, raw, node))
         return devices
+
+    def fence_device(self, where, index, raw, node):
+        """One [[nodes.NODE.fencing]] device, the `index`th of its node."""
+        spec = self.table(where, raw, DESCRIPTION.allowed("nodes.fencing"))
+        if "agent" not in spec:
+            self.fail(where, "missing key 'agent' (a fence agent such as fence_ipmilan)")
+        agent = self.string(where + ("agent",), spec["agent"])
+        agent = agent[len("stonith:"):] if agent.startswith("stonith:") else agent
+        if not re.match(r"fence_[A-Za-z0-9_-]+\Z", agent):
+            self.fail(where + ("agent",), f"{agent!r} is not a fence agent (fence_...)")
+        short = agent[len("fence_"):]
+        if "id" in spec:
+            did = self.claim(where + ("id",), self.identifier(where + ("id",), spec["id"]))
+        else:
+            did = self.unique(f"fence-{node}-{short}", where)
+        level = self.integer(where + ("level",), spec["level"], 1, 9) if (
+            "level" in spec) else index + 1
+        params = {}
+        for key, given in self.table(where + ("params",), spec.get("params", {})).items():
+            ppath = where + ("params", key)
+            self.string(ppath, key, PARAM_NAME, "a parameter name")
+            if any(word in key.lower() for word in SECRET_WORDS) and not key.endswith(
+                    "_script"):
+                self.fail(ppath, f"inline secret {key!r}: the CIB is copied to every node "
+                                 f"and into every report; name a script that prints it "
+                                 f"with password_script instead")
+            params[key] = self.scalar(ppath, given)
+        self.bmc_address(where + ("params",), params)
+        if "pcmk_host_list" not in params and "pcmk_host_map" not in params:
+            params["pcmk_host_list"] = node
+        self.check_params(where, "stonith", None, agent, params)
+        monitor = Op(self.unique(f"{did}-monitor-interval-60s", where), "monitor", "60s")
+        return FenceDevice(did, agent, node, level, params, [monitor], self.where(where))
 
     def bmc_address(self, path, params):
         """A fence device's management address is an IP address or a host name, its port
@@ -609,9 +766,10 @@ class _Reader(ResourceReader, ConstraintReader):
 
     # Resources.
     def check_cluster(self, cluster):
-        if cluster.corosync.two_node and len(cluster.nodes) != 2:
+        # Nodes that failed to read count: the count is what the description says.
+        if cluster.corosync.two_node and self.node_count != 2:
             self.fail(("corosync", "two_node"), f"two_node is set but the cluster has "
-                                                f"{len(cluster.nodes)} node(s), not two")
+                                                f"{self.node_count} node(s), not two")
         with_addresses = [n for n in cluster.nodes if n.addresses]
         if with_addresses and len(with_addresses) != len(cluster.nodes):
             missing = next(n for n in cluster.nodes if not n.addresses)

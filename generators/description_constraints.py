@@ -12,6 +12,7 @@ from .description_values import (
     RULE_TYPES,
     suggest,
 )
+from .keys import DESCRIPTION
 from .model import CLONE, Colocation, Expression, Location, Order, ResourceSet, Rule
 
 
@@ -22,7 +23,7 @@ class ConstraintReader:
     def reference(self, path, value, roles_needed=False):
         name = self.string(path, value, what="a resource id")
         if name not in self.kinds:
-            self.fail(path, self.unknown(name, self.kinds))
+            self.no_such(path, name, self.kinds)
         parent = self.parent.get(name)
         if parent is not None and self.kinds.get(parent) == CLONE:
             self.fail(path, f"{name!r} is inside clone {parent!r}: constrain the clone")
@@ -37,7 +38,7 @@ class ConstraintReader:
         sets = []
         for index, spec in enumerate(raw):
             where = path + (index,)
-            allowed = ("id", "resources", "sequential", "require_all", "role", "action")
+            allowed = DESCRIPTION.allowed(f"{kind}.sets")
             spec = self.table(where, spec, allowed)
             if "resources" not in spec:
                 self.fail(where, "missing key 'resources'")
@@ -77,8 +78,7 @@ class ConstraintReader:
 
     def order(self, index, raw):
         path = ("order", index)
-        spec = self.table(path, raw, ("id", "first", "then", "first_action", "then_action",
-                                      "kind", "symmetrical", "sets"))
+        spec = self.table(path, raw, DESCRIPTION.allowed("order"))
         order = Order("", origin=self.where(path))
         if "kind" in spec:
             order.kind = self.choice(path + ("kind",), spec["kind"], ORDER_KINDS)
@@ -108,8 +108,7 @@ class ConstraintReader:
 
     def colocation(self, index, raw):
         path = ("colocation", index)
-        spec = self.table(path, raw, ("id", "resource", "with", "score", "role", "with_role",
-                                      "sets"))
+        spec = self.table(path, raw, DESCRIPTION.allowed("colocation"))
         col = Colocation("", origin=self.where(path))
         if "score" in spec:
             col.score = self.score(path + ("score",), spec["score"])
@@ -142,8 +141,7 @@ class ConstraintReader:
     def locations(self, index, raw, cluster):
         """One location per resource: `resource = ID` or `resources = [ID, ...]`."""
         path = ("location", index)
-        spec = self.table(path, raw, ("id", "resource", "resources", "prefers", "avoids", "rule",
-                                      "score", "role"))
+        spec = self.table(path, raw, DESCRIPTION.allowed("location"))
         if ("resource" in spec) == ("resources" in spec):
             self.fail(path, "a location needs exactly one of resource = ID or resources = [...]")
         if "resource" in spec:
@@ -171,7 +169,7 @@ class ConstraintReader:
             where = path + (given[0],)
             node = self.string(where, spec[given[0]], what="a node name")
             if node not in node_names:
-                self.fail(where, self.unknown(node, node_names, "node"))
+                self.no_such(where, node, node_names, "node", ("nodes",))
             if given[0] == "avoids":
                 score = "-" + score.lstrip("+-")  # avoids: always a negative preference
             loc.node, loc.score = node, score

@@ -13,11 +13,13 @@ from .description_values import (
     OPERATIONS,
     PARAM_NAME,
     RESOURCE_META,
+    Reported,
     kind,
     normal,
     seconds,
     suggest,
 )
+from .keys import DESCRIPTION
 from .model import Clone, Group, Location, Op, Primitive
 from .tomlpos import dotted, line_of
 
@@ -71,8 +73,7 @@ def type_mismatch(declared, value):
 class ResourceReader:
     def primitive(self, rid, raw, templates, promotable):
         path = ("resources", rid)
-        keys = ("agent", "template", "params", "meta", "utilization", "ops", "description",
-                "address", "accept_node_loss")
+        keys = DESCRIPTION.allowed("resources")
         spec = self.table(path, raw, keys)
         merged = {}
         if "template" in spec:
@@ -81,7 +82,7 @@ class ResourceReader:
                 self.fail(path + ("template",), f"unknown template {tname!r}"
                                                 f"{suggest(tname, templates)}")
             tpath = ("templates", tname)
-            template = self.table(tpath, templates[tname], tuple(k for k in keys if k != "template"))
+            template = self.table(tpath, templates[tname], DESCRIPTION.allowed("templates"))
             for key, value in template.items():
                 merged[key] = (tpath + (key,), value)
         for key, value in spec.items():
@@ -156,23 +157,27 @@ class ResourceReader:
                                       f"{spec!r} in [cluster] provided_elsewhere")
             self.unchecked.add(spec)
             return None
+        recorded = len(self.errors)
         for key, raw in params.items():
-            where = path + (key,) if path[-1] == "params" else path + ("params", key)
-            known = info.params.get(key)
-            if known is None:
-                if key in info.extra_names:
-                    continue
-                self.fail(where, f"unknown parameter {key!r} for {spec}"
-                                 f"{suggest(key, list(info.params) + list(info.extra_names))}")
-            if typed is not None and key in typed:
-                mismatch = type_mismatch(known.kind, typed[key])
-                if mismatch:
-                    self.fail(where, f"parameter {key!r} {mismatch}")
-            if known.check is not None:
-                try:
-                    known.check(raw)
-                except ValueError as exc:
-                    self.fail(where, f"parameter {key!r} {exc}")
+            with self.collect():
+                where = path + (key,) if path[-1] == "params" else path + ("params", key)
+                known = info.params.get(key)
+                if known is None:
+                    if key in info.extra_names:
+                        continue
+                    self.fail(where, f"unknown parameter {key!r} for {spec}"
+                                     f"{suggest(key, list(info.params) + list(info.extra_names))}")
+                if typed is not None and key in typed:
+                    mismatch = type_mismatch(known.kind, typed[key])
+                    if mismatch:
+                        self.fail(where, f"parameter {key!r} {mismatch}")
+                if known.check is not None:
+                    try:
+                        known.check(raw)
+                    except ValueError as exc:
+                        self.fail(where, f"parameter {key!r} {exc}")
+        if len(self.errors) > recorded:  # each bad parameter is reported: the item ends here
+            raise Reported()
         for name, known in info.params.items():
             if known.required and name not in params:
                 self.fail(path, f"missing required parameter {name!r} of {spec}")
@@ -189,9 +194,13 @@ class ResourceReader:
             path, raw = entry
             if not isinstance(raw, list):
                 self.fail(path, f"must be a list of tables, not {kind(raw)}")
+            recorded = len(self.errors)
             for index, spec in enumerate(raw):
-                given.append(self.op(path + (index,), spec, info, promotable))
-                written_at[id(given[-1])] = path + (index,)
+                with self.collect():
+                    given.append(self.op(path + (index,), spec, info, promotable))
+                    written_at[id(given[-1])] = path + (index,)
+            if len(self.errors) > recorded:  # each bad operation is reported: the item ends here
+                raise Reported()
         names = {op.name for op in given}
         ops = []
         for op in self.default_ops(info, standard, promotable):
@@ -212,8 +221,7 @@ class ResourceReader:
         return ops
 
     def op(self, path, raw, info, promotable):
-        spec = self.table(path, raw, ("name", "interval", "timeout", "role", "OCF_CHECK_LEVEL")
-                          + OP_ATTRIBUTES)
+        spec = self.table(path, raw, DESCRIPTION.allowed("resources.ops"))
         if "name" not in spec:
             self.fail(path, "missing key 'name' (start, stop, monitor, ...)")
         name = self.string(path + ("name",), spec["name"])
@@ -293,19 +301,20 @@ class ResourceReader:
         groups, member_of = [], {}
         for gid, raw in self.table(("groups",), value).items():
             path = ("groups", gid)
-            spec = self.table(path, raw, ("resources", "meta"))
-            if "resources" not in spec:
-                self.fail(path, "missing key 'resources' (the member resources, in start order)")
-            members = self.strings(path + ("resources",), spec["resources"])
-            for index, member in enumerate(members):
-                where = path + ("resources", index)
-                if member not in resources:
-                    self.fail(where, self.unknown(member, resources, "resource"))
-                if member in member_of:
-                    self.fail(where, f"{member!r} is already a member of group {member_of[member]!r}")
-                member_of[member] = gid
-            groups.append(Group(gid, members, self.meta(path + ("meta",), spec.get("meta", {}),
-                                                        RESOURCE_META), self.where(path)))
+            with self.collect(path):
+                spec = self.table(path, raw, DESCRIPTION.allowed("groups"))
+                if "resources" not in spec:
+                    self.fail(path, "missing key 'resources' (the member resources, in start order)")
+                members = self.strings(path + ("resources",), spec["resources"])
+                for index, member in enumerate(members):
+                    where = path + ("resources", index)
+                    if member not in resources:
+                        self.fail(where, self.unknown(member, resources, "resource"))
+                    if member in member_of:
+                        self.fail(where, f"{member!r} is already a member of group {member_of[member]!r}")
+                    member_of[member] = gid
+                groups.append(Group(gid, members, self.meta(path + ("meta",), spec.get("meta", {}),
+                                                            RESOURCE_META), self.where(path)))
         return groups
 
     def clones(self, value, resources, groups, node_count):
@@ -314,27 +323,28 @@ class ResourceReader:
         clones, cloned = [], {}
         for cid, raw in self.table(("clones",), value).items():
             path = ("clones", cid)
-            spec = self.table(path, raw, ("resource", "promotable", "meta"))
-            if "resource" not in spec:
-                self.fail(path, "missing key 'resource' (the resource or group to clone)")
-            child = self.string(path + ("resource",), spec["resource"])
-            where = path + ("resource",)
-            if child not in resources and child not in group_ids:
-                self.fail(where, self.unknown(child, list(resources) + list(group_ids),
-                                              "resource or group"))
-            if child in in_group:
-                self.fail(where, f"{child!r} is a member of group {in_group[child]!r}: clone "
-                                 f"the group")
-            if child in cloned:
-                self.fail(where, f"{child!r} is already cloned by {cloned[child]!r}")
-            cloned[child] = cid
-            promotable = self.boolean(path + ("promotable",), spec.get("promotable", False))
-            meta = self.meta(path + ("meta",), spec.get("meta", {}), RESOURCE_META + CLONE_META)
-            if not promotable and any(k.startswith("promoted-") for k in meta):
-                self.fail(path + ("meta",), "promoted-max and promoted-node-max need "
-                                            "promotable = true")
-            self.check_clone_counts(path + ("meta",), meta, node_count)
-            clones.append(Clone(cid, child, promotable, meta, self.where(path)))
+            with self.collect(path):
+                spec = self.table(path, raw, DESCRIPTION.allowed("clones"))
+                if "resource" not in spec:
+                    self.fail(path, "missing key 'resource' (the resource or group to clone)")
+                child = self.string(path + ("resource",), spec["resource"])
+                where = path + ("resource",)
+                if child not in resources and child not in group_ids:
+                    self.no_such(where, child, list(resources) + list(group_ids),
+                                 "resource or group", ("resources", "groups"))
+                if child in in_group:
+                    self.fail(where, f"{child!r} is a member of group {in_group[child]!r}: clone "
+                                     f"the group")
+                if child in cloned:
+                    self.fail(where, f"{child!r} is already cloned by {cloned[child]!r}")
+                cloned[child] = cid
+                promotable = self.boolean(path + ("promotable",), spec.get("promotable", False))
+                meta = self.meta(path + ("meta",), spec.get("meta", {}), RESOURCE_META + CLONE_META)
+                if not promotable and any(k.startswith("promoted-") for k in meta):
+                    self.fail(path + ("meta",), "promoted-max and promoted-node-max need "
+                                                "promotable = true")
+                self.check_clone_counts(path + ("meta",), meta, node_count)
+                clones.append(Clone(cid, child, promotable, meta, self.where(path)))
         return clones
 
     def check_clone_counts(self, path, meta, node_count):
@@ -390,7 +400,9 @@ class ResourceReader:
                 continue
             members = groups[clone.child].members if clone.child in groups else [clone.child]
             for member in members:
-                prim = prims[member]
+                prim = prims.get(member)
+                if prim is None:  # its reading failed: its own error is reported
+                    continue
                 try:
                     info = agentinfo.agent_info(prim.standard, prim.provider, prim.type)
                 except LookupError:
@@ -416,7 +428,9 @@ class ResourceReader:
             enabled = parse_boolean(cluster.properties.get("stonith-enabled", "true"))
         except ValueError:
             enabled = True
-        if enabled and not devices:
+        # What failed to read says nothing about fencing: its own errors are reported.
+        enabled = enabled and not self.broken_at(("properties", "stonith-enabled"))
+        if enabled and not devices and not self.broken_at(("nodes",)):
             self.fail(("properties",) if ("properties",) in self.lines else ("nodes",),
                       "no node has fencing and stonith-enabled is not false: Pacemaker would "
                       "start nothing; add [[nodes.NAME.fencing]] (or, for a test cluster only, "
@@ -432,7 +446,7 @@ class ResourceReader:
                     covered.add(node.name)
                     continue
                 for target in targets:
-                    if target not in names:
+                    if target not in names and not self.broken_at(("nodes", target)):
                         self.fail(path + ("params", key),
                                   f"{key} names {target!r}, which is not a node of this "
                                   f"cluster{suggest(target, names)} (nodes: {', '.join(names)})")
@@ -456,7 +470,8 @@ class ResourceReader:
         self.two_nodes(cluster, enabled)
         if enabled:
             for node in cluster.nodes:
-                if node.name not in covered:
+                # A device that failed to read may have fenced any node.
+                if node.name not in covered and not self.broken_at(("nodes",)):
                     self.fail(("nodes", node.name),
                               f"no fence device can fence {node.name} and stonith-enabled is "
                               f"not false: if it fails, its resources never start elsewhere; "

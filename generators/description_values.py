@@ -12,9 +12,6 @@ NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 # Names of instance attributes (OCF_RESKEY_<name> in the agent's environment).
 PARAM_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]*\Z")
 
-SECTIONS = ("cluster", "properties", "defaults", "op_defaults", "corosync", "nodes", "templates",
-            "resources", "groups", "clones", "order", "colocation", "location", "alerts",
-            "remote", "remote_nodes")
 # Pacemaker's resource meta-attributes (Pacemaker Explained, 2.1), and the clone-only ones.
 RESOURCE_META = ("priority", "critical", "target-role", "is-managed", "maintenance",
                  "resource-stickiness", "requires", "migration-threshold", "failure-timeout",
@@ -45,6 +42,12 @@ MANAGED_PROPERTIES = {"dc-version": "is maintained by Pacemaker",
                       "cluster-infrastructure": "is maintained by Pacemaker",
                       "cluster-name": "comes from [cluster] name"}
 SECRET_WORDS = ("password", "passwd", "secret")
+
+
+class Reported(Exception):
+    """Ends reading an item whose errors are recorded already, or that depends on an item
+    whose reading failed (whose own error says what is wrong): the description reader's
+    collect() ends the item without recording anything more."""
 
 
 def suggest(name, choices):

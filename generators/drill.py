@@ -398,8 +398,9 @@ def _result(scenario, resource, node, after, began, ended, seen):
               help="With --scenario fence: then really fence the node (it is powered off).")
 @click.option("--timeout", default=120.0, show_default=True,
               help="Seconds to wait for the resource to run again.")
-@click.option("--pidfile", default=None, help="The service's ocfpy pidfile, if not the agent's "
-                                              "default /run/ocfpy/<agent>/<resource>.pid.")
+@click.option("--pidfile", default=None, metavar="FILE",
+              help="The service's ocfpy pidfile, if not the agent's default "
+                   "/run/ocfpy/<agent>/<resource>.pid.")
 @click.option("--settle", default=10.0, show_default=True,
               help="Seconds to wait between scenarios (the monitor's first run after a restart).")
 @click.option("--history", "history", default=None, metavar="FILE",

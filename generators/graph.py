@@ -16,7 +16,8 @@
 
 `render(dot_text, fmt)` turns DOT into SVG, PNG or PDF with Graphviz's `dot`, each carrying
 ocfgen's output mark (output_files.MARK: in the SVG's comment, a PNG tEXt chunk, a PDF comment);
-`FORMATS` maps file name extensions to formats. Neither prints nor writes files.
+`FORMATS` maps file name extensions to formats. Neither prints nor writes files. The picture of
+placement before and after a node loss (`ocfgen simulate --graph`) is generators/placement_graph.
 """
 
 import shutil

@@ -1,6 +1,6 @@
 '''What ocfgen writes for the hosts besides the cluster's own configuration: systemd units,
 keepalived VIP pairs and firewall settings, read from a small TOML file next to the cluster
-description (`ocfgen units|keepalived|firewall CLUSTER.toml --outputs HOSTS.toml`).
+description (`ocfgen units|keepalived|firewall CLUSTER.toml --hosts HOSTS.toml`).
 
 The cluster description says what runs and where (nodes, addresses, resources); this file adds
 only what the cluster description has no words for. Everything it names is checked against the
@@ -38,28 +38,20 @@ firewall.firewall_from_model), with errors located in this file:
 from dataclasses import dataclass, field
 from typing import Optional
 
+from .keys import HOSTS
 from .tomlpos import dotted, key_lines, line_of, syntax_error
 
+# The keys of each table, declared in generators/keys.py (where `ocfgen explain` reads them).
 UNIT_FIELDS = {
     # name: (kind, default) as in units.ServiceUnit; `pacemaker` comes from the description.
-    "exec_start": ("strings", None), "description": ("string", ""), "user": ("string", ""),
-    "group": ("string", ""), "working_directory": ("string", ""),
-    "environment": ("table", {}), "service_type": ("string", "exec"),
-    "pid_file": ("string", ""), "restart": ("string", "on-failure"),
-    "restart_sec": ("integer", 5), "timeout_start": ("integer", 90),
-    "timeout_stop": ("integer", 30), "read_write_paths": ("strings", ()),
-    "network": ("boolean", True), "jit": ("boolean", False), "realtime": ("boolean", False),
-    "devices": ("strings", ()), "bind_privileged_port": ("boolean", False),
-    "after": ("strings", ("network-online.target",)), "enabled": ("boolean", False),
+    key.name: (key.type, key.default) for key in HOSTS.tables["units"].keys
 }
-PAIR_KEYS = ("virtual_router_id", "vip", "interface", "priorities", "track", "secret_file",
-             "unicast", "advert_int", "notify_command", "track_interval", "track_timeout",
-             "track_fall", "track_rise", "check_level")
+PAIR_KEYS = HOSTS.allowed("keepalived")
 KIND_WORDS = {"string": "a string", "integer": "an integer", "boolean": "true or false",
               "strings": "a list of strings", "integers": "a list of integers",
               "table": "a table of strings"}
-FIREWALL_KEYS = ("clients", "admin", "admin_ports", "acs_daemons", "extra")
-EXTRA_KEYS = ("service", "protocol", "ports", "sources")
+FIREWALL_KEYS = HOSTS.allowed("firewall")
+EXTRA_KEYS = HOSTS.allowed("firewall.extra")
 
 
 class HostOutputsError(ValueError):
@@ -195,7 +187,7 @@ class _Reader:
         self.fail(path, f"must be {KIND_WORDS[kind]}")
 
     def read(self, doc):
-        self.table((), doc, ("units", "keepalived", "firewall"))
+        self.table((), doc, HOSTS.allowed(""))
         outputs = HostOutputs(source=self.source)
         for name, body in self.table(("units",), doc.get("units", {})).items():
             path = ("units", name)

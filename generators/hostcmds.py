@@ -1,22 +1,21 @@
 """ocfgen units, ocfgen keepalived, ocfgen firewall: the host files of a described cluster.
 
-Each reads the cluster description (description.load) and, with --outputs, the host outputs file
-(host_outputs.load), maps them onto its renderer's input, renders, optionally runs the real
-validator, and writes the files. Exit codes: 0 success, 1 a validator refused an output,
-2 a bad description, outputs file or command line (one located line on stderr). Nothing is
-written unless every output rendered; secrets are read here (the renderers read no files) and
-every file that holds one is written mode 0600.
+Each reads the cluster description (description.load) and, with --hosts, the hosts file
+(host_outputs.load), maps them onto its renderer's input, renders, runs the real validator
+(--verify: hostverify) and writes the files into -o/--output-dir DIR. Exit codes: 0 success,
+1 a validator refused an output, 2 a bad description, hosts file or command line, or nothing
+to write (one located line on stderr). Nothing is written unless every output rendered and
+passed; secrets are read here (the renderers read no files) and every file that holds one is
+written mode 0600.
 """
 
 import os
-import subprocess
-import tempfile
 
 import click
 
+from . import cliopts, hostverify
 from .clirun import (
     BAD_INPUT,
-    FAILED,
     CommandFailed,
     description_argument,
     guarded,
@@ -24,20 +23,33 @@ from .clirun import (
 )
 
 
-def _inputs(description, outputs):
-    from .host_outputs import HostOutputs, HostOutputsError
-    from .host_outputs import load as load_outputs
-
+def _inputs(description, hosts):
     cluster = load_description(description)
+    return cluster, load_hosts_file(cluster, hosts)
+
+
+def load_hosts_file(cluster, hosts):
+    """The HostOutputs of the hosts file (empty without one), its keepalived instances
+    checked against the description (network_checks): each problem one line, exit 2."""
+    from .host_outputs import HostOutputs, HostOutputsError
+    from .host_outputs import load as load_hosts
+    from .network_checks import hosts_problems
+
     try:
-        extra = load_outputs(outputs) if outputs else HostOutputs()
+        extra = load_hosts(hosts) if hosts else HostOutputs()
     except HostOutputsError as exc:
         raise CommandFailed(BAD_INPUT, str(exc)) from None
-    return cluster, extra
+    problems = hosts_problems(cluster, extra)
+    for problem in problems[:-1]:
+        click.echo(problem, err=True)
+    if problems:
+        raise CommandFailed(BAD_INPUT, problems[-1])
+    return extra
 
 
-def _write(directory, files):
-    """files: [(relative path, text, mode)] written below `directory` (nothing on failure)."""
+def _write(directory, files, passed=()):
+    """files: [(relative path, text, mode)] written below `directory` (nothing on failure);
+    passed: [(relative path, tool)] said on stderr once written."""
     from .output_files import under, write_files
 
     if not directory:
@@ -49,81 +61,63 @@ def _write(directory, files):
         raise CommandFailed(BAD_INPUT, f"{exc.filename}: cannot write: {exc.strerror}") from None
     for path, _, _ in placed:
         click.echo(path)
+    cliopts.verified((under(directory, path), tool) for path, tool in passed)
 
 
-def _lines(argv):
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
-    return done.returncode, (done.stdout + done.stderr).strip()
-
-
-outputs_option = click.option("--outputs", type=click.Path(dir_okay=False),
-                              help="host outputs file ([units], [keepalived], [firewall])")
-directory_option = click.option("-o", "--output-dir", required=True,
-                                type=click.Path(file_okay=False),
-                                help="directory to write into (created)")
+def _none_in(hosts, table):
+    """Why the hosts file gave nothing to write: none given, or no `table` in it."""
+    return (f"no --hosts file given (its {table} tables describe them)" if not hosts else
+            f"{hosts} has no {table} table")
 
 
 @click.command()
 @description_argument
-@outputs_option
-@directory_option
-@click.option("--verify/--no-verify", default=True,
-              help="run systemd-analyze verify on every unit (any line it prints fails)")
+@cliopts.hosts_file
+@cliopts.output_dir("the units, drop-ins and preset")
+@cliopts.verify("systemd-analyze verify", "every unit and, applied to its unit, each drop-in "
+                "(any line it prints fails)")
 @guarded
-def units(description, outputs, output_dir, verify):
-    """systemd units, drop-ins and preset for the described services."""
+def units(description, hosts, output_dir, verify):
+    """systemd units, drop-ins and preset for the described services.
+
+    From the description's systemd: resources (a drop-in and a preset leave them to
+    Pacemaker) and the hosts file's [units.NAME] tables; nothing to write exits 2.
+    """
 
     from .units import UnitError, render_all, units_from_model
 
-    cluster, extra = _inputs(description, outputs)
+    cluster, extra = _inputs(description, hosts)
     try:
         described, vendor = units_from_model(cluster, extra)
         files = render_all(described, vendor)
     except UnitError as exc:
         raise CommandFailed(BAD_INPUT, str(exc)) from None
-    if verify:
-        _verify_units(files)
-    _write(output_dir, [(path, text, 0o644) for path, text in sorted(files.items())])
-
-
-def _verify_units(files):
-    with tempfile.TemporaryDirectory(prefix="ocfgen-units-") as scratch:
-        for path, text in files.items():
-            os.makedirs(os.path.dirname(os.path.join(scratch, path)), exist_ok=True)
-            with open(os.path.join(scratch, path), "w") as f:
-                f.write(text)
-        # A vendor unit's drop-in is checked applied to a stand-in of that unit.
-        stand_ins = []
-        for path in files:
-            unit = path.split("/", 1)[0][:-len(".d")] if "/" in path else ""
-            if unit.endswith(".service") and unit not in files:
-                with open(os.path.join(scratch, unit), "w") as f:
-                    f.write("[Unit]\nDescription=stand-in\n\n[Service]\nExecStart=/bin/true\n")
-                stand_ins.append(unit)
-        for path in list(files) + stand_ins:
-            if path.endswith(".service"):
-                rc, output = _lines(["systemd-analyze", "verify", "--man=no",
-                                     os.path.join(scratch, path)])
-                if rc or output:
-                    raise CommandFailed(FAILED, f"systemd-analyze verify {path}: "
-                                        f"{output.replace(scratch + '/', '') or f'exit {rc}'}")
+    if not files:
+        raise CommandFailed(BAD_INPUT, f"{description}: nothing to write: no systemd: resource "
+                                       f"in the description, and "
+                                       f"{_none_in(hosts, '[units.NAME]')}")
+    passed = hostverify.units(files) if cliopts.verifying(verify, hostverify.units_why_not()) \
+        else []
+    _write(output_dir, [(path, text, 0o644) for path, text in sorted(files.items())], passed)
 
 
 @click.command()
 @description_argument
-@outputs_option
-@directory_option
+@cliopts.hosts_file
+@cliopts.output_dir("one tree per node, DIR/NODE/etc/keepalived/")
+@cliopts.verify("keepalived -t", "each node's configuration as that node (its interface and "
+                "/etc/keepalived in private namespaces; root), and sh -n on each script")
 @guarded
-def keepalived(description, outputs, output_dir):
-    """keepalived configurations, track and notify scripts of the VIP pairs, one tree per node
-    (DIR/NODE/etc/keepalived/...). Check them on the nodes with `keepalived -t`."""
+def keepalived(description, hosts, output_dir, verify):
+    """keepalived configurations, track and notify scripts of the hosts file's VIP pairs, one
+    tree per node (DIR/NODE/etc/keepalived/...)."""
 
     from .keepalived import KeepalivedError, pairs_from_model, render
 
-    cluster, extra = _inputs(description, outputs)
+    cluster, extra = _inputs(description, hosts)
     if not extra.pairs:
-        raise CommandFailed(BAD_INPUT, "no VIP pair described: add a [keepalived.NAME] table to the "
-                               "--outputs file")
+        raise CommandFailed(BAD_INPUT, f"nothing to write: no VIP pair: "
+                                       f"{_none_in(hosts, '[keepalived.NAME]')}")
     secrets = {}
     for pair in extra.pairs:
         if pair.secret_file:
@@ -143,7 +137,9 @@ def keepalived(description, outputs, output_dir):
                     files.append((path, f.text, f.mode))
     except KeepalivedError as exc:
         raise CommandFailed(BAD_INPUT, str(exc)) from None
-    _write(output_dir, files)
+    passed = hostverify.keepalived(pairs, files) \
+        if cliopts.verifying(verify, hostverify.keepalived_why_not()) else []
+    _write(output_dir, files, passed)
 
 
 # A VRRP secret is 8 characters: a secret file larger than this is not one (nor is /dev/zero).
@@ -179,29 +175,25 @@ def _read_secret(path, where):
 
 @click.command()
 @description_argument
-@outputs_option
-@directory_option
-@click.option("--node", "nodes", multiple=True, help="only this node (repeatable)")
-@click.option("--check/--no-check", default=False, help="run `nft -c -f` on each ruleset (root)")
+@cliopts.hosts_file
+@cliopts.output_dir("one ruleset per node, DIR/NODE.nft")
+@click.option("--node", "nodes", multiple=True, help="Only this node (repeatable).")
+@cliopts.verify("nft -c -f", "each ruleset (root)", old="--check/--no-check")
 @guarded
-def firewall(description, outputs, output_dir, nodes, check):
+def firewall(description, hosts, output_dir, nodes, verify):
     """nftables rulesets opening what the described cluster uses, DIR/NODE.nft per node."""
 
     from .firewall import FirewallError, firewall_from_model, render
 
-    cluster, extra = _inputs(description, outputs)
+    cluster, extra = _inputs(description, hosts)
+    if not cluster.nodes:
+        raise CommandFailed(BAD_INPUT, f"{description}: nothing to write: the description has "
+                                       f"no [nodes.NAME] table to write a ruleset for")
     try:
         files = [(f"{node}.nft", render(firewall_from_model(cluster, extra, node)), 0o644)
                  for node in (nodes or [n.name for n in cluster.nodes])]
     except FirewallError as exc:
         raise CommandFailed(BAD_INPUT, str(exc)) from None
-    if check:
-        with tempfile.TemporaryDirectory(prefix="ocfgen-nft-") as scratch:
-            for name, text, _ in files:
-                path = os.path.join(scratch, name)
-                with open(path, "w") as f:
-                    f.write(text)
-                rc, output = _lines(["nft", "-c", "-f", path])
-                if rc or output:
-                    raise CommandFailed(FAILED, f"nft -c -f {name}: {output or f'exit {rc}'}")
-    _write(output_dir, files)
+    passed = hostverify.nft(files) if cliopts.verifying(verify, hostverify.nft_why_not()) \
+        else []
+    _write(output_dir, files, passed)

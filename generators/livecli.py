@@ -10,6 +10,7 @@ import re
 
 import click
 
+from . import cliopts
 from .clirun import BAD_INPUT, CommandFailed, guarded
 
 
@@ -31,6 +32,7 @@ def history():
     """List the checkpoints of this cluster's pushes (newest last).
 
     Kept in $OCFGEN_STATE_DIR/checkpoints/CLUSTER (default /var/lib/ocfgen), mode 0600.
+    Exit status: 0 listed, 2 none (yet) or no cluster reachable.
     """
     from . import history as store
 
@@ -40,8 +42,8 @@ def history():
     except store.HistoryError as exc:
         raise CommandFailed(BAD_INPUT, str(exc)) from None
     if not found:
-        click.echo(f"no checkpoints in {where}")
-        return
+        raise CommandFailed(BAD_INPUT, f"no checkpoints in {where}: nothing was pushed from "
+                                       f"here yet")
     click.echo(f"{'N':>4}  {'time (UTC)':<20}  {'user':<12}  {'replaced CIB':<12}  "
                f"{'replaced description':<20}  by")
     for c in found:
@@ -90,9 +92,8 @@ def rollback(number, yes, keep):
 @click.command(name="import")
 @click.option("--cib", "cib_file", type=click.Path(dir_okay=False),
               help="Read this CIB XML file instead of the cluster's live CIB.")
-@click.option("-o", "--output", default="-", show_default=True,
-              help="Where to write the description ('-': standard output); never an existing "
-                   "file.")
+@cliopts.output_file("The file to write the description to ('-': standard output); never "
+                     "an existing file.")
 @guarded
 def import_(cib_file, output):
     """Write the description of a running cluster (or of a CIB file).

@@ -1,8 +1,10 @@
 """ocfgen(8) and ocfgen's shell completion, made from the command line's own declarations.
 
 Every command, argument and option comes from the click commands registered in cli.COMMANDS,
-so the page cannot drift from `ocfgen COMMAND --help`. The RPM build writes both
-(`python3 -m ocfpy.generators.manpage MANDIR COMPLETIONDIR`).
+so the page cannot drift from `ocfgen COMMAND --help`. The RPM build writes the page and the
+bash and zsh completions (`python3 -m ocfpy.generators.manpage MANDIR BASHDIR ZSHDIR`: BASHDIR/
+ocfgen for bash-completion, ZSHDIR/_ocfgen for zsh's fpath, as click generates them for
+`_OCFGEN_COMPLETE=bash_source|zsh_source`).
 """
 
 import os
@@ -11,6 +13,7 @@ import click
 
 from ocfpy import manpage
 
+from . import explain
 from .cli import cli
 
 
@@ -44,9 +47,11 @@ def page():
         lines += [".SS " + manpage.text(_usage(context, command))]
         lines += [manpage.text(command.help or command.short_help or "")]
         lines += _options(context, command)
+    lines += explain.manual_lines()   # every key of a description and hosts file, SECRETS first
     lines += manpage.section("EXIT STATUS")
-    lines += [manpage.text("0 done; 2 a mistake in the input (each located as file:line: key: "
-                           "reason) or a refusal; each command's --help states its own codes.")]
+    lines += [manpage.text("0 done; 2 mistakes in the input (all of them, each on one line located "
+                           "as file:line:column: key: reason) or a refusal; each command's --help "
+                           "states its own codes.")]
     lines += manpage.section("SEE ALSO")
     lines += [manpage.text("ocf_ocfpy_daemon(7), ocf_ocfpy_epics-ioc(7), crm_verify(8), "
                            "crm_simulate(8), cibadmin(8), corosync.conf(5)")]
@@ -60,21 +65,31 @@ def bash_completion():
     return BashComplete(cli, {}, "ocfgen", "_OCFGEN_COMPLETE").source()
 
 
+def zsh_completion():
+    """The zsh completion function of ocfgen (`#compdef ocfgen`: autoloaded from fpath as
+    _ocfgen), as click generates it for `_OCFGEN_COMPLETE=zsh_source`."""
+    from click.shell_completion import ZshComplete
+
+    return ZshComplete(cli, {}, "ocfgen", "_OCFGEN_COMPLETE").source()
+
+
 def main(argv=None):
     import sys
 
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 2:
-        print("usage: python3 -m ocfpy.generators.manpage MANDIR COMPLETIONDIR", file=sys.stderr)
+    if len(args) != 3:
+        print("usage: python3 -m ocfpy.generators.manpage MANDIR BASHDIR ZSHDIR", file=sys.stderr)
         return 2
-    mandir, completions = args
+    mandir, bash, zsh = args
     os.makedirs(mandir, exist_ok=True)
-    os.makedirs(completions, exist_ok=True)
     print(manpage.write(mandir, "ocfgen.8", page()))
-    path = os.path.join(completions, "ocfgen")
-    with open(path, "w") as f:
-        f.write(bash_completion())
-    print(path)
+    for directory, name, text in ((bash, "ocfgen", bash_completion()),
+                                  (zsh, "_ocfgen", zsh_completion())):
+        os.makedirs(directory, exist_ok=True)
+        path = os.path.join(directory, name)
+        with open(path, "w") as f:
+            f.write(text)
+        print(path)
     return 0
 
 

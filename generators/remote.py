@@ -38,14 +38,20 @@ from dataclasses import dataclass, field
 
 import click
 
-from .clirun import FAILED, CommandFailed, description_argument, guarded, load_description
+from . import cliopts
+from .clirun import (
+    BAD_INPUT,
+    FAILED,
+    CommandFailed,
+    description_argument,
+    guarded,
+    load_description,
+)
 
 DEFAULT_AGENTS = ("ocf:ocfpy:epics-ioc",)
 PORT = 3121
 AUTHKEY = "/etc/pacemaker/authkey"
 NFT = "/etc/nftables.d/pacemaker-remote.nft"
-SETTINGS = ("agents", "port", "reconnect_interval", "monitor", "connect_timeout")
-NODE_KEYS = ("address", "port", "attributes", "fencing", "reconnect_interval")
 
 
 @dataclass
@@ -70,8 +76,9 @@ class Remote:
 def read_remote(reader, settings, nodes, full_nodes):
     """The [remote] and [remote_nodes] tables as a Remote (None without remote nodes)."""
     from .description_values import ATTRIBUTE, HOSTNAME
+    from .keys import DESCRIPTION  # not at the top: keys.py reads this module's defaults
 
-    table = reader.table(("remote",), settings, SETTINGS)
+    table = reader.table(("remote",), settings, DESCRIPTION.allowed("remote"))
     if not nodes:
         if table:
             reader.fail(("remote",), "there are no [remote_nodes.NAME] tables for it")
@@ -94,7 +101,7 @@ def read_remote(reader, settings, nodes, full_nodes):
             reader.fail(path, f"{name} is already a full node: a host is one or the other")
         # The connection resource carries the node's name: it shares the resource ids.
         reader.claim(path, reader.identifier(path, name))
-        spec = reader.table(path, raw, NODE_KEYS)
+        spec = reader.table(path, raw, DESCRIPTION.allowed("remote_nodes"))
         if "address" not in spec:
             reader.fail(path, "missing key 'address' (where pacemaker_remoted listens)")
         address = reader.string(path + ("address",), spec["address"])
@@ -230,21 +237,28 @@ def nftables(cluster):
 
 @click.command("remote")
 @description_argument
-@click.option("-o", "--output", "outdir", required=True, type=click.Path(file_okay=False),
-              help="Directory for etc/pacemaker/authkey and the nftables rules.")
+@cliopts.output_dir(f"DIR{AUTHKEY} and the remote hosts' nftables rules DIR{NFT}",
+                    old="--output")
 @click.option("--new-key", is_flag=True, help="Replace an existing authkey (every node then "
                                               "needs the new one).")
+@cliopts.verify("nft -c -f", "the nftables rules (root)")
 @guarded
-def cmd(description, outdir, new_key):
+def cmd(description, output_dir, new_key, verify):
     """Write the pacemaker_remote key and the remote hosts' firewall rules."""
     import os
 
+    from . import hostverify
     from .corosync import write_authkey
     from .output_files import make_directories, under, write_file
 
+    outdir = output_dir
     model = load_description(description)
     if getattr(model, "remote", None) is None:
-        raise CommandFailed(FAILED, "remote: the description has no [remote_nodes.NAME] tables")
+        raise CommandFailed(BAD_INPUT, f"{description}: nothing to write: the description has no "
+                                       f"[remote_nodes.NAME] tables")
+    rules = nftables(model)
+    passed = hostverify.nft([(NFT.lstrip("/"), rules, 0o644)]) \
+        if cliopts.verifying(verify, hostverify.nft_why_not()) else []
     key = under(outdir, AUTHKEY)
     try:
         make_directories(os.path.dirname(key))
@@ -253,7 +267,8 @@ def cmd(description, outdir, new_key):
         else:
             write_authkey(key, replace=os.path.exists(key))
             click.echo(f"{key} written (0400)")
-        write_file(under(outdir, NFT), nftables(model))
+        write_file(under(outdir, NFT), rules)
         click.echo(f"{under(outdir, NFT)} written")
     except OSError as exc:
         raise CommandFailed(FAILED, f"remote: {exc.filename or outdir}: {exc.strerror}") from None
+    cliopts.verified((under(outdir, path), tool) for path, tool in passed)

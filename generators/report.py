@@ -71,7 +71,8 @@ def cmd(files, since, until, as_json):
     failure rate.
 
     FILES are history logs (default /var/log/ocfpy/history.jsonl): give every node's log, node
-    and fencing events seen by several nodes count once.
+    and fencing events seen by several nodes count once. Exit status: 0 reported (a period
+    without events too), 1 a log cannot be read, 2 a bad option or logs without any event.
     """
     import json
 
@@ -90,6 +91,10 @@ def cmd(files, since, until, as_json):
     except HistoryError as exc:
         raise CommandFailed(FAILED, f"report: {exc}") from None
     report = analyse(events, skipped)
+    if not report.events and since is None and until is None:
+        unread = f" ({skipped} lines are not history events)" if skipped else ""
+        raise CommandFailed(BAD_INPUT, f"report: nothing to report: no history events in "
+                                       f"{', '.join(files or (DEFAULT_LOG,))}{unread}")
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=1, sort_keys=True))
     else:

@@ -253,7 +253,7 @@ def cluster_nodes(runner, node=None):
                    "healthy again after it.")
 @click.option("--command-timeout", default=1800.0, show_default=True,
               help="Seconds the command may run on one node.")
-@click.option("--history", default=None,
+@click.option("--history", default=None, metavar="FILE",
               help="History log to append the rollout to (default /var/log/ocfpy/history.jsonl).")
 @guarded
 def cmd(command, nodes, runner_name, pids, ssh_options, timeout, command_timeout, history):

@@ -7,7 +7,9 @@ placement is found by recording each computed start as a successful probe in the
 section and recomputing until nothing more starts (writing the status directly: crm_simulate's
 own `-i` injection costs O(n^2), 85 s for 1,000 resources). A lost node is then recorded as
 gone without a clean shutdown, so the answer shows fencing, moves and stops as the cluster
-would plan them after a crash. The losses are computed side by side (one crm_simulate each).
+would plan them after a crash. The losses are computed side by side (one crm_simulate each);
+`Simulation.after` holds where every resource runs once each loss's transition is carried out
+(what `ocfgen simulate --graph` draws, generators/placement_graph.py).
 
 `n_minus_1(cib_path, nodes)` answers only which resources each loss leaves stopped (the N-1
 verdict, judged in generators/capacity.py): the same computation on a copy of the CIB whose
@@ -38,6 +40,7 @@ class Change:
 class Simulation:
     placement: dict = field(default_factory=dict)    # resource -> ["n1", "n2 (Promoted)"]
     losses: dict = field(default_factory=dict)       # node -> [Change]
+    after: dict = field(default_factory=dict)        # lost node -> placement once it is lost
     rounds: int = 0
 
 
@@ -213,6 +216,10 @@ def _simulate(writer, nodes, timeout, max_rounds):
         # definition change", which a real cluster would not do.
         result.losses[lost] = [_without_digest_noise(c) for c in computed[lost] if not (
             c.action == "Restart" and "definition change" in c.why and "->" not in c.detail)]
+        after = {}
+        for (resource, node), role in sorted(_after(running, result.losses[lost], lost).items()):
+            after.setdefault(resource, []).append(f"{node} ({role})" if role == PROMOTED else node)
+        result.after[lost] = after
     return result
 
 
@@ -257,24 +264,42 @@ class _Relaxed(_StatusWriter):
             self.members[container.get("id")] = [p.get("id") for p in container.iter("primitive")]
 
 
+PROMOTED, STARTED = "Promoted", "Started"
+ROLES = ("Started", "Promoted", "Unpromoted", "Stopped")
+
+
+def _side(text):
+    """(role or None, node or None) of one side of a change's detail: "n1", "Promoted n1",
+    "Unpromoted"."""
+    words = text.split()
+    role = words[0] if words and words[0] in ROLES else None
+    node = words[-1] if words and words[-1] not in ROLES else None
+    return role, node
+
+
 def _after(running, changes, lost):
-    """{(resource, node)} running once `changes` (a loss's transition) are carried out.
-    Clone instances are told apart by node, not by number: Pacemaker renumbers them."""
-    state = {(_base(instance), node) for instance, (node, _) in running.items() if node != lost}
+    """{(resource, node): role} running once `changes` (a loss's transition) are carried out;
+    role is Promoted or Started. Clone instances are told apart by node, not by number:
+    Pacemaker renumbers them."""
+    state = {(_base(instance), node): PROMOTED if rc == 8 else STARTED
+             for instance, (node, rc) in running.items() if node != lost}
     for change in changes:
         if change.action.startswith("Fence") or not change.detail:
             continue
         base = _base(change.resource)
-        source, _, target = change.detail.partition("->")
-        source = source.split()[-1] if source.split() else ""
-        target = target.split()[-1] if target.split() else ""
+        left, arrow, right = change.detail.partition("->")
+        (role, source), (new_role, target) = _side(left), _side(right)
+        target = target or source
+        shown = PROMOTED if (new_role or role) == PROMOTED else STARTED
         if change.action == "Stop":
-            state.discard((base, source))
+            state.pop((base, source), None)
         elif change.action == "Start":
-            state.add((base, source))
-        elif change.action in ("Move", "Recover", "Migrate") and target:
-            state.discard((base, source))
-            state.add((base, target))
+            state[(base, source)] = shown
+        elif change.action in ("Promote", "Demote") and target:
+            state[(base, target)] = shown
+        elif change.action in ("Move", "Recover", "Migrate") and arrow and target:
+            state.pop((base, source), None)
+            state[(base, target)] = shown
     return state
 
 

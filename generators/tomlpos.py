@@ -1,9 +1,19 @@
-"""Line numbers of key paths in TOML text.
+"""Positions of key paths in TOML text.
 
 tomllib returns plain dicts without positions, so error messages find where a key was written
-by scanning the source once: `key_lines(text)` maps every key path (a tuple of keys and array
-indexes, as the parsed document would be indexed) to the line where it first appears. The text
-has already been parsed by tomllib, so this scanner can be lenient about anything invalid.
+by scanning the source once: `key_positions(text)` maps every key path (a tuple of keys and
+array indexes, as the parsed document would be indexed) to the (line, column) where it first
+appears; `key_lines(text)` to its line only. The text has already been parsed by tomllib, so
+this scanner can be lenient about anything invalid.
+
+The rule for columns (1-based, in characters, as tomllib counts them): the column where the
+key itself is written, also when its value is what is wrong: `c` of `c = 1`, of `b.c = 1`, of
+`[a.c]` or of `{ c = 1 }`; for an array element (`[1, 2]`, or `[[a]]` tables), where the
+element starts (for `[[a]]`, where its name is written in the header).
+
+`syntax_error(exc, text)` places a tomllib syntax error the same way: the line and column
+tomllib gives, and the key path around it (the table of the nearest header above, and the key
+on the error's line if it has one).
 """
 
 import re
@@ -23,8 +33,10 @@ class _Scanner:
         self.text = text
         self.pos = 0
         self.newlines = [m.start() for m in re.finditer("\n", text)]
-        self.lines = {}
+        self.lines = {}    # key path -> (line, column)
         self.arrays = {}   # array-of-tables path -> next index
+        self.table = []    # the table the last header opened
+        self.starts = []   # where each part of the last key() read is written
 
     def peek(self, n=1):
         return self.text[self.pos:self.pos + n]
@@ -32,10 +44,21 @@ class _Scanner:
     def advance(self, n=1):
         self.pos += n
 
-    def record(self, path):
+    def position(self, pos):
+        """(line, column) of offset `pos`, both 1-based."""
+        line = bisect_right(self.newlines, pos - 1)
+        start = self.newlines[line - 1] + 1 if line else 0
+        return line + 1, pos - start + 1
+
+    def record(self, path, pos=None):
         key = tuple(path)
         if key not in self.lines:
-            self.lines[key] = bisect_right(self.newlines, self.pos - 1) + 1
+            self.lines[key] = self.position(self.pos if pos is None else pos)
+
+    def record_key(self, table, keys):
+        """Every prefix of the dotted key `keys` under `table`, each where its part starts."""
+        for depth in range(1, len(keys) + 1):
+            self.record(table + keys[:depth], self.starts[depth - 1])
 
     def skip_blank(self, newlines):
         self.pos = (_BLANK_LINES if newlines else _BLANK).match(self.text, self.pos).end()
@@ -55,9 +78,10 @@ class _Scanner:
         return found.group(1)
 
     def key(self):
-        parts = []
+        parts, self.starts = [], []
         while True:
             self.skip_blank(False)
+            self.starts.append(self.pos)
             if self.peek() in ('"', "'"):
                 parts.append(self.string())
             else:
@@ -90,8 +114,7 @@ class _Scanner:
                 if not keys:
                     self.advance()
                     continue
-                for depth in range(1, len(keys) + 1):
-                    self.record(path + keys[:depth])
+                self.record_key(path, keys)
                 self.skip_blank(False)
                 if self.peek() == "=":
                     self.advance()
@@ -117,7 +140,6 @@ class _Scanner:
             self.pos = _SCALAR.match(self.text, self.pos).end()
 
     def document(self):
-        table = []
         while self.pos < len(self.text):
             self.skip_blank(True)
             if self.pos >= len(self.text):
@@ -125,71 +147,123 @@ class _Scanner:
             if self.peek(2) == "[[":
                 self.advance(2)
                 keys = self.key()
-                base = self._resolve(keys[:-1]) + keys[-1:]
-                index = self.arrays.get(tuple(base), 0)
-                self.arrays[tuple(base)] = index + 1
-                table = base + [index]
-                for depth in range(1, len(base) + 1):
-                    self.record(base[:depth])
-                self.record(table)
+                if keys:
+                    self.header(keys, array=True)
                 self._skip_line()
             elif self.peek() == "[":
                 self.advance()
-                keys = self._resolve(self.key())
-                table = keys
-                for depth in range(1, len(keys) + 1):
-                    self.record(keys[:depth])
+                keys = self.key()
+                if keys:
+                    self.header(keys, array=False)
                 self._skip_line()
             else:
                 keys = self.key()
                 if not keys:
                     self._skip_line()
                     continue
-                for depth in range(1, len(keys) + 1):
-                    self.record(table + keys[:depth])
+                self.record_key(self.table, keys)
                 self.skip_blank(False)
                 if self.peek() == "=":
                     self.advance()
-                self.value(table + keys)
+                self.value(self.table + keys)
         return self.lines
 
-    def _resolve(self, keys):
-        """[a.b] after [[a]]: b belongs to the last element of array a."""
-        resolved = []
-        for key in keys:
+    def header(self, keys, array):
+        """[a.b] or [[a.b]] (keys ["a", "b"]): record it and open its table."""
+        resolved, starts = [], []
+        for depth, key in enumerate(keys):
             resolved.append(key)
+            starts.append(self.starts[depth])
             count = self.arrays.get(tuple(resolved))
-            if count:
+            if count and (depth + 1 < len(keys) or not array):
+                # [a.b] after [[a]]: b belongs to the last element of array a.
                 resolved.append(count - 1)
-        return resolved
+                starts.append(self.starts[depth])
+        if array:
+            index = self.arrays.get(tuple(resolved), 0)
+            self.arrays[tuple(resolved)] = index + 1
+            resolved.append(index)
+            starts.append(starts[-1])
+        for depth in range(1, len(resolved) + 1):
+            self.record(resolved[:depth], starts[depth - 1])
+        self.table = resolved
 
     def _skip_line(self):
         end = self.text.find("\n", self.pos)
         self.pos = len(self.text) if end < 0 else end
 
 
+def key_positions(text):
+    """{key path tuple: (line, column), both 1-based, of its first appearance} for every key
+    and array element."""
+    return _Scanner(text).document()
+
+
 def key_lines(text):
     """{key path tuple: first line number (1-based)} for every key and array element."""
-    return _Scanner(text).document()
+    return {path: line for path, (line, _) in key_positions(text).items()}
 
 
 def syntax_error(exc, text):
     """(line, why) of a tomllib.TOMLDecodeError on `text`: its position taken out of the
     message, so that the caller can put it first (the end of the text when none is given)."""
+    line, _, _, why = syntax_position(exc, text)
+    return line, why
+
+
+def syntax_position(exc, text):
+    """(line, column, key path, why) of a tomllib.TOMLDecodeError on `text`: the position
+    tomllib gives (the end of the text when it says "end of document"), the key path around
+    it (the table of the nearest header above the line, then the key written on the line, if
+    any; a header on the line itself names its own table), and the message without position."""
     message = str(exc)
-    found = re.search(r"\(at line (\d+), column \d+\)", message)
-    line = int(found.group(1)) if found else text.count("\n") + 1
-    return line, re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", message)
+    found = re.search(r"\(at line (\d+), column (\d+)\)", message)
+    if found:
+        line, column = int(found.group(1)), int(found.group(2))
+    else:
+        line = text.count("\n") + 1
+        column = len(text) - (text.rfind("\n") + 1) + 1
+    why = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", message)
+    return line, column, surrounding_key(text, line), why
+
+
+def surrounding_key(text, line):
+    """The key path at the start of line `line` of `text` (which need not be valid TOML)."""
+    rows = text.split("\n")
+    before = "\n".join(rows[:line - 1])
+    scanner = _Scanner(before + "\n" if before else "")
+    scanner.document()
+    row = _Scanner(rows[line - 1] if line <= len(rows) else "")
+    row.skip_blank(False)
+    if row.peek() == "[":
+        # Its own header, maybe unfinished: [a.b or [[a.b
+        array = row.peek(2) == "[["
+        row.advance(2 if array else 1)
+        keys = row.key()
+        if keys:
+            scanner.starts = row.starts
+            scanner.header(keys, array)
+        return tuple(scanner.table)
+    keys = row.key()
+    row.skip_blank(False)
+    return tuple(scanner.table + (keys if keys and row.peek() == "=" else []))
+
+
+def position_of(positions, path):
+    """The (line, column) of `path`, or of its longest prefix that was found; None if none
+    was."""
+    path = tuple(path)
+    while path:
+        if path in positions:
+            return positions[path]
+        path = path[:-1]
+    return None
 
 
 def line_of(lines, path):
     """The line of `path`, or of its longest prefix that was found; None if none was."""
-    path = tuple(path)
-    while path:
-        if path in lines:
-            return lines[path]
-        path = path[:-1]
-    return None
+    found = position_of(lines, path)
+    return found[0] if isinstance(found, tuple) else found
 
 
 def dotted(path):

@@ -11,11 +11,11 @@ import os
 import time
 import xml.etree.ElementTree as ET
 
+import ducc_cleanup
 import pytest
 from ocfrun import PYTHON
 
 from ocfpy.testbed import Cluster
-from ocfpy.testbed import cluster as testbed
 
 ADMIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ducc_standin", "admin")
 HEAD, AGENT = "t-dfo-head", "t-dfo-agent"
@@ -114,23 +114,4 @@ def test_agents_keep_running_through_a_head_failover(cluster3, tmp_path, record_
         print(f"{master} back: its head and agent running again after {took:.1f}s")
         assert len(promoted(cluster3)) == 1
     finally:
-        on = None
-        if killed is not None:
-            on = [node for node in cluster3.nodes if node != killed][0]
-            try:
-                cluster3.restart_node(killed)
-            except Exception as exc:  # keep cleaning up; report after
-                print(f"restart of {killed} failed: {exc}")
-        for resource in (AGENTS, HEADS):
-            try:
-                cluster3.delete_resource(resource, timeout=90, on=on)
-            except Exception as exc:
-                print(f"cleanup of {resource}: {exc}")
-        sweep = ("import os; from ocfpy.agents import procscan; "
-                 f"[os.kill(i.pid, 9) for i, _ in procscan.with_arguments("
-                 f"lambda argv: '-DDUCC_HOME={home}' in argv)]")
-        for node in cluster3.nodes:
-            try:
-                cluster3.run(node, [PYTHON, "-c", sweep], check=False)
-            except testbed.TestbedError:
-                pass  # that node is down: its processes went with it
+        ducc_cleanup.clean_up(cluster3, killed, (AGENTS, HEADS), home)

@@ -55,52 +55,52 @@ def check(tmp_path, text):
 
 REFUSED = [
     ("host-list-typo", BASE.replace(CTL3, CTL3.replace(" }", ', pcmk_host_list = "clt3" }')),
-     "c.toml:20: nodes.ctl3.fencing[0].params.pcmk_host_list: pcmk_host_list names 'clt3', "
+     "c.toml:20:102: nodes.ctl3.fencing[0].params.pcmk_host_list: pcmk_host_list names 'clt3', "
      "which is not a node of this cluster (did you mean 'ctl3'?) (nodes: ctl1, ctl2, ctl3)"),
     ("device-for-another-node", BASE.replace(CTL3, CTL3.replace(
         " }", ', pcmk_host_list = "ctl2" }')),
-     "c.toml:20: nodes.ctl3.fencing[0].params.pcmk_host_list: device fence-ctl3-ipmilan is at "
+     "c.toml:20:102: nodes.ctl3.fencing[0].params.pcmk_host_list: device fence-ctl3-ipmilan is at "
      "level 1 of ctl3 but does not fence ctl3: its pcmk_host_list names ctl2"),
     ("map-to-nonexistent-node", BASE.replace(CTL3, CTL3.replace(
         " }", ', pcmk_host_map = "ctl3:1;ctl9:2" }')),
-     "c.toml:20: nodes.ctl3.fencing[0].params.pcmk_host_map: pcmk_host_map names 'ctl9', which "
+     "c.toml:20:102: nodes.ctl3.fencing[0].params.pcmk_host_map: pcmk_host_map names 'ctl9', which "
      "is not a node of this cluster (did you mean 'ctl3'?) (nodes: ctl1, ctl2, ctl3)"),
     ("node-without-fencing", BASE[:BASE.index("[[nodes.ctl3.fencing]]")],
-     "c.toml:16: nodes.ctl3: no fence device can fence ctl3 and stonith-enabled is not false: "
+     "c.toml:16:8: nodes.ctl3: no fence device can fence ctl3 and stonith-enabled is not false: "
      "if it fails, its resources never start elsewhere; add [[nodes.ctl3.fencing]]"),
     ("unknown-fence-agent", BASE.replace('agent = "fence_ipmilan"\n' + CTL2,
                                          'agent = "fence_ipmi"\n' + CTL2),
-     "c.toml:13: nodes.ctl2.fencing[0].agent: unknown fence agent 'fence_ipmi': no fence_ipmi "
+     "c.toml:13:1: nodes.ctl2.fencing[0].agent: unknown fence agent 'fence_ipmi': no fence_ipmi "
      "on this host (did you mean 'fence_ipmilan'?); if the cluster nodes have it, list "
      "'stonith:fence_ipmi' in [cluster] provided_elsewhere"),
     ("unknown-ocf-agent", BASE + '\n[resources.vip]\nagent = "ocf:heartbeat:IPadr2"\n'
                                  'params = { ip = "192.0.2.100" }\n',
-     "c.toml:23: resources.vip.agent: unknown agent ocf:heartbeat:IPadr2: no IPadr2 in "
+     "c.toml:23:1: resources.vip.agent: unknown agent ocf:heartbeat:IPadr2: no IPadr2 in "
      "/usr/lib/ocf/resource.d/heartbeat (did you mean 'IPaddr2'?); if the cluster nodes have "
      "it, list 'ocf:heartbeat:IPadr2' in [cluster] provided_elsewhere"),
     ("unknown-option", ctl2(CTL2.replace("lanplus = true", "lanpluss = true")),
-     "c.toml:14: nodes.ctl2.fencing[0].params.lanpluss: unknown parameter 'lanpluss' for "
+     "c.toml:14:86: nodes.ctl2.fencing[0].params.lanpluss: unknown parameter 'lanpluss' for "
      "stonith:fence_ipmilan (did you mean 'lanplus'?)"),
     ("wrong-type", ctl2(CTL2.replace("lanplus = true", 'lanplus = "maybe"')),
-     "c.toml:14: nodes.ctl2.fencing[0].params.lanplus: parameter 'lanplus' is not a boolean "
+     "c.toml:14:86: nodes.ctl2.fencing[0].params.lanplus: parameter 'lanplus' is not a boolean "
      "(use true or false): 'maybe'"),
     ("missing-required", BASE.replace('agent = "fence_ipmilan"\n' + CTL2,
                                       'agent = "fence_apc"\n'
                                       'params = { username = "apc", password_script = "/p" }'),
-     "c.toml:12: nodes.ctl2.fencing[0]: missing required parameter 'ip' of stonith:fence_apc"),
+     "c.toml:12:14: nodes.ctl2.fencing[0]: missing required parameter 'ip' of stonith:fence_apc"),
     ("inline-password", ctl2(CTL2.replace('password_script = "/etc/cluster/pw"',
                                           'password = "hunter2"')),
-     "c.toml:14: nodes.ctl2.fencing[0].params.password: inline secret 'password': the CIB is "
+     "c.toml:14:49: nodes.ctl2.fencing[0].params.password: inline secret 'password': the CIB is "
      "copied to every node and into every report; name a script that prints it with "
      "password_script instead"),
     ("bad-bmc-address", ctl2(CTL2.replace("10.0.0.2", "10.0.0.300")),
-     "c.toml:14: nodes.ctl2.fencing[0].params.ip: '10.0.0.300' is not an IP address or a "
+     "c.toml:14:12: nodes.ctl2.fencing[0].params.ip: '10.0.0.300' is not an IP address or a "
      "host name"),
     ("bmc-port-out-of-range", ctl2(CTL2.replace("lanplus = true", "ipport = 70000")),
-     "c.toml:14: nodes.ctl2.fencing[0].params.ipport: port '70000' is out of range: a port is "
+     "c.toml:14:86: nodes.ctl2.fencing[0].params.ipport: port '70000' is out of range: a port is "
      "1 to 65535"),
     ("duplicate-bmc", ctl2(CTL2.replace("10.0.0.2", "10.0.0.1")),
-     "c.toml:14: nodes.ctl2.fencing[0].params: BMC 10.0.0.1 port 623 is also the fence device "
+     "c.toml:14:1: nodes.ctl2.fencing[0].params: BMC 10.0.0.1 port 623 is also the fence device "
      "of ctl1 (nodes.ctl1.fencing[0], line 6): one BMC powers one node, so fencing ctl2 would "
      "switch ctl1 off"),
 ]
@@ -302,7 +302,7 @@ def test_two_nodes_get_a_fence_delay_and_the_wait_for_all_warning(tmp_path):
     rc, lines = check(tmp_path, TWO_NODES)
     assert rc == 0
     assert lines[0] == (
-        "warning: c.toml:4: nodes: two nodes: corosync's two_node implies wait_for_all, so "
+        "warning: c.toml:4:2: nodes: two nodes: corosync's two_node implies wait_for_all, so "
         "after both were down a node that comes back alone runs nothing until it sees the "
         "other; to let it start alone set wait_for_all = false (it then fences the other node "
         "first: startup fencing), or set wait_for_all = true to say this is meant")
@@ -328,7 +328,7 @@ def test_two_nodes_may_choose_to_start_alone(tmp_path):
     assert "\ttwo_node: 1\n\twait_for_all: 0\n" in conf
     rc, lines = check(tmp_path, text + "\n[properties]\nstartup-fencing = false\n")
     assert (rc, lines) == (2, [
-        "c.toml:21: properties.startup-fencing: wait_for_all = false with startup-fencing = "
+        "c.toml:21:1: properties.startup-fencing: wait_for_all = false with startup-fencing = "
         "false: a node that comes back alone would run the services without knowing the "
         "other node is down (split brain)"])
 

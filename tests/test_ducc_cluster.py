@@ -9,11 +9,11 @@ checked too: exactly one master.
 import os
 import xml.etree.ElementTree as ET
 
+import ducc_cleanup
 import pytest
 from ocfrun import PYTHON
 
 from ocfpy.testbed import Cluster
-from ocfpy.testbed import cluster as testbed
 
 STANDIN_DUCC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ducc_standin", "admin",
                             "ducc.py")
@@ -96,22 +96,4 @@ def test_promotable_clone_promotes_exactly_one_and_repromotes_when_master_node_g
         assert [head_mode(cluster3, node) for node in other] == ["backup"]
         assert sorted(roles(cluster3, survivor)) == backups
     finally:
-        on = None
-        if killed is not None:
-            on = [node for node in cluster3.nodes if node != killed][0]
-            try:
-                cluster3.restart_node(killed)
-            except Exception as exc:  # keep cleaning up; report after
-                print(f"restart of {killed} failed: {exc}")
-        try:
-            cluster3.delete_resource(CLONE, timeout=90, on=on)
-        finally:
-            # Safety net: the stand-in daemons of this DUCC_HOME, killed by pid on each node.
-            sweep = ("import os; from ocfpy.agents import procscan; "
-                     f"[os.kill(i.pid, 9) for i, _ in procscan.with_arguments("
-                     f"lambda argv: '-DDUCC_HOME={home}' in argv)]")
-            for node in cluster3.nodes:
-                try:
-                    cluster3.run(node, [PYTHON, "-c", sweep], check=False)
-                except testbed.TestbedError:
-                    pass  # that node is down: its processes went with it
+        ducc_cleanup.clean_up(cluster3, killed, [CLONE], home)

@@ -163,7 +163,7 @@ def read_pva(client, servers, pvs):
 def test_ca_and_pva_clients_reach_every_ioc_through_the_generated_ruleset(namespaces, tmp_path):
     node, client = namespaces
     cluster, hosts = description(tmp_path)
-    done = subprocess.run([*OCFGEN, "firewall", str(cluster), "--outputs", str(hosts), "-o",
+    done = subprocess.run([*OCFGEN, "firewall", str(cluster), "--hosts", str(hosts), "-o",
                            str(tmp_path / "nft")], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     ruleset = tmp_path / "nft" / "srv.nft"
@@ -219,7 +219,7 @@ def test_iocs_sharing_a_port_without_own_addresses_are_refused(tmp_path):
                     'params = { ioc_name = "two", boot_dir = "/epics/two", console = "7002" }\n')
     hosts = tmp_path / "h.toml"
     hosts.write_text("[firewall]\nclients = []\n")
-    done = subprocess.run([*OCFGEN, "firewall", str(path), "--outputs", str(hosts), "-o",
+    done = subprocess.run([*OCFGEN, "firewall", str(path), "--hosts", str(hosts), "-o",
                            str(tmp_path / "out")], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2, done
     assert "two and one both serve Channel Access on port 5064" in done.stderr

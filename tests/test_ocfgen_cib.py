@@ -329,5 +329,5 @@ def test_check_refuses_corosync_settings_that_cannot_work(tmp_path):
     done = ocfgen("check", "c.toml", cwd=tmp_path, check=False)
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
-        "c.toml:11: corosync: totem consensus 1000 must be at least 1.2 * token (3000) for more "
+        "c.toml:11:2: corosync: totem consensus 1000 must be at least 1.2 * token (3000) for more "
         "than two nodes"]

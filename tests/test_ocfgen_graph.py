@@ -83,3 +83,82 @@ def test_two_hundred_resources_collapse_to_one_node_per_template(tmp_path):
     width, height = int.from_bytes(picture.read_bytes()[16:20], "big"), \
         int.from_bytes(picture.read_bytes()[20:24], "big")
     assert max(width, height) < 2000, (width, height)
+
+
+# ocfgen simulate --graph: placement before and after a node loss (generators/placement_graph).
+
+MOVES = """[cluster]
+name = "moves"
+[properties]
+stonith-enabled = false
+[nodes.n1]
+[nodes.n2]
+[resources.web]
+agent = "ocf:pacemaker:Dummy"
+[resources.pinned]
+agent = "ocf:pacemaker:Dummy"
+accept_node_loss = "a test resource that runs on n1 only"
+[[location]]
+resource = "web"
+prefers = "n1"
+score = 100
+[[location]]
+resource = "pinned"
+avoids = "n2"
+"""
+
+
+def test_simulate_graph_draws_both_panels_frames_and_the_moved_resource(tmp_path):
+    description = tmp_path / "moves.toml"
+    description.write_text(MOVES)
+    out = tmp_path / "moves.svg"
+    done = ocfgen("simulate", description, "--graph", out, "--lose", "n1")
+    assert done.returncode == 0, done.stderr
+    assert f"{out}: placement before and after losing n1" in done.stderr
+    assert "If n1 is lost:" in done.stdout          # the text report is still printed
+    svg = out.read_bytes()
+    assert svg.startswith(MAGIC["svg"])
+    text = svg.decode()
+    assert ">before: every node up<" in text and ">after losing n1<" in text
+    # A frame per node in each panel: titled by the node, the lost one marked.
+    assert text.count(">n1<") == 1 and text.count(">n2<") == 2 and ">n1: lost<" in text
+    # web ran on n1 and moves to n2: highlighted, saying where it came from.
+    assert "web ← n1" in text
+    assert text.count('fill="#ffcc80"') >= 2          # its cell and the legend's
+    # pinned cannot run on n2: listed as stopped after the loss.
+    assert ">stopped<" in text and "pinned ← was on n1" in text
+    assert ">legend<" in text and "runs here since the loss" in text
+
+
+@pytest.mark.parametrize("fmt", ["png", "pdf"])
+def test_simulate_graph_writes_the_format_of_the_extension(tmp_path, fmt):
+    out = tmp_path / f"ducc.{fmt}"
+    done = ocfgen("simulate", os.path.join(EXAMPLES, "ducc-heads.toml"), "--graph", out)
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes().startswith(MAGIC[fmt])
+    assert f"{out}: placement before and after losing ducc-h1, ducc-h2" in done.stderr
+
+
+def test_simulate_graph_of_a_promotion_and_every_loss(tmp_path):
+    out = tmp_path / "ducc.dot"
+    done = ocfgen("simulate", os.path.join(EXAMPLES, "ducc-heads.toml"), "--json", "--graph", out)
+    assert done.returncode == 0, done.stderr
+    text = out.read_text()
+    assert "after losing ducc-h1 (fenced)" in text and "after losing ducc-h2 (fenced)" in text
+    # Losing ducc-h1 promotes the head on ducc-h2 and moves the VIP with it.
+    assert "<B>ducc-head</B> (Promoted) &#8592; ducc-h1" in text
+    assert "ducc-vip &#8592; ducc-h1" in text
+    assert "fence-ducc" not in text                    # fence devices are not drawn
+
+
+@pytest.mark.parametrize("args, why", [
+    (["--lose", "n1"], "--lose: chooses the loss --graph draws; give --graph FILE too"),
+    (["--graph", "x.jpg"], "--graph: 'x.jpg' is not a picture file; name it .svg, .png, .pdf"),
+    (["--graph", "x.svg", "--lose", "n9"], "--lose: 'n9' is not a node of"),
+])
+def test_simulate_graph_refusals(tmp_path, args, why):
+    description = tmp_path / "moves.toml"
+    description.write_text(MOVES)
+    done = ocfgen("simulate", description, *args, cwd=tmp_path)
+    assert done.returncode == 2 and why in done.stderr, done.stderr
+    assert not done.stdout and not list(tmp_path.glob("x.*"))

@@ -203,12 +203,12 @@ def test_description_alerts_become_the_cib_alerts_section(tmp_path):
 
 
 @pytest.mark.parametrize("body, error", [
-    ('recipients = ["history.jsonl"]', "alerts.x.recipients[0]: 'history.jsonl' is not an "
+    ('recipients = ["history.jsonl"]', "15: alerts.x.recipients[0]: 'history.jsonl' is not an "
                                        "absolute path"),
-    ('select = ["resource"]', "alerts.x.select[0]: 'resource' is not one of nodes, fencing, "
+    ('select = ["resource"]', "11: alerts.x.select[0]: 'resource' is not one of nodes, fencing, "
                               "resources, attributes"),
-    ('path = "alert.sh"', "alerts.x.path: 'alert.sh' is not an absolute path"),
-    ("recipient = 1", "alerts.x.recipient: unknown key 'recipient'"),
+    ('path = "alert.sh"', "1: alerts.x.path: 'alert.sh' is not an absolute path"),
+    ("recipient = 1", "1: alerts.x.recipient: unknown key 'recipient'"),
 ])
 def test_bad_alerts_are_located_errors(tmp_path, body, error):
     path = tmp_path / "c.toml"
@@ -216,4 +216,4 @@ def test_bad_alerts_are_located_errors(tmp_path, body, error):
     done = subprocess.run([*OCFGEN, "check", str(path)], capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert done.stderr.startswith(f"{path}:7: {error}"), done.stderr
+    assert done.stderr.startswith(f"{path}:7:{error}"), done.stderr

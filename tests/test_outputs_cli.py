@@ -1,4 +1,4 @@
-"""ocfgen units / keepalived / firewall from a cluster description and its host outputs file:
+"""ocfgen units / keepalived / firewall from a cluster description and its hosts file (--hosts):
 the real validators accept what they write, refusals are one located line with exit code 2,
 secrets are checked and written 0600. The namespace (ocfk<pid>c) holds only an eth0/eth1
 veth pair for `keepalived -t`, and is deleted at the end; the generated /etc/keepalived is
@@ -55,7 +55,7 @@ def test_units_writes_verified_units_dropins_and_preset(described, tmp_path):
                                'user = "ducc"\njit = true\n'
                                '[units.gateway]\nexec_start = ["/usr/bin/socat", "-h"]\n'
                                'user = "gw"\nenabled = true\n')
-    rc, out, err = ocfgen("units", cluster, "--outputs", hosts, "-o", tmp_path / "out")
+    rc, out, err = ocfgen("units", cluster, "--hosts", hosts, "-o", tmp_path / "out")
     assert rc == 0, err
     written = sorted(os.path.relpath(p, tmp_path / "out") for p in out.split())
     assert written == ["80-ocfpy-cluster.preset", "activemq.service.d/50-ocfpy-cluster.conf",
@@ -69,7 +69,7 @@ def test_units_writes_verified_units_dropins_and_preset(described, tmp_path):
 def test_units_refuses_pacemaker_managed_and_enabled(described, tmp_path):
     cluster, hosts = described('[units.ducc-ws]\nexec_start = ["/usr/bin/sleep", "infinity"]\n'
                                'enabled = true\n')
-    rc, out, err = ocfgen("units", cluster, "--outputs", hosts, "-o", tmp_path / "out")
+    rc, out, err = ocfgen("units", cluster, "--hosts", hosts, "-o", tmp_path / "out")
     assert rc == 2 and out == "" and not (tmp_path / "out").exists()
     assert err.startswith(f"{hosts}:3: units.ducc-ws.enabled: unit ducc-ws is managed by "
                           "Pacemaker as resource 'web'"), err
@@ -78,7 +78,7 @@ def test_units_refuses_pacemaker_managed_and_enabled(described, tmp_path):
 
 def test_units_verify_failure_is_reported(described, tmp_path):
     cluster, hosts = described('[units.tool]\nexec_start = ["/usr/bin/no-such-tool"]\n')
-    rc, _, err = ocfgen("units", cluster, "--outputs", hosts, "-o", tmp_path / "out")
+    rc, _, err = ocfgen("units", cluster, "--hosts", hosts, "-o", tmp_path / "out")
     assert rc == 1 and "systemd-analyze verify tool.service" in err and "not executable" in err
 
 
@@ -101,7 +101,7 @@ def test_units_verify_failure_is_reported(described, tmp_path):
 def test_bad_host_outputs_are_located(described, tmp_path, hosts, why):
     cluster, path = described(hosts)
     command = "keepalived" if "keepalived" in hosts else "firewall" if "firewall" in hosts else "units"
-    rc, out, err = ocfgen(command, cluster, "--outputs", path, "-o", tmp_path / "out")
+    rc, out, err = ocfgen(command, cluster, "--hosts", path, "-o", tmp_path / "out")
     assert rc == 2 and why in err and "Traceback" not in err, err
     assert err.startswith(f"{path}:") and "\n" not in err and out == "", err
     assert not (tmp_path / "out").exists()
@@ -144,7 +144,7 @@ def test_keepalived_from_description(described, tmp_path, eth0_namespace, secret
         os.close(fd)
         text += f'secret_file = "{secret_file}"\n'
     cluster, hosts = described(text)
-    code, out, err = ocfgen("keepalived", cluster, "--outputs", hosts, "-o", tmp_path / "out")
+    code, out, err = ocfgen("keepalived", cluster, "--hosts", hosts, "-o", tmp_path / "out")
     assert code == rc, err
     if rc:
         assert why in err and str(tmp_path / "vrrp.secret") in err and not out
@@ -171,7 +171,7 @@ def test_keepalived_refuses_a_secret_file_others_can_read(described, tmp_path):
     secret_file.write_text("Zq4%mT8&\n")
     os.chmod(secret_file, 0o644)
     cluster, hosts = described(PAIR + f'secret_file = "{secret_file}"\n')
-    rc, _, err = ocfgen("keepalived", cluster, "--outputs", hosts, "-o", tmp_path / "out")
+    rc, _, err = ocfgen("keepalived", cluster, "--hosts", hosts, "-o", tmp_path / "out")
     assert rc == 2 and "readable by others (mode 0644); chmod 600 it" in err
 
 
@@ -182,10 +182,10 @@ def test_keepalived_refuses_a_secret_file_others_can_read(described, tmp_path):
     ("ducc-heads", "ip saddr 192.0.2.32 ip protocol vrrp accept"),
 ])
 def test_firewall_for_the_examples_passes_nft_check(tmp_path, example, expect):
-    args = ["firewall", os.path.join(EXAMPLES, f"{example}.toml"), "-o", tmp_path, "--check"]
+    args = ["firewall", os.path.join(EXAMPLES, f"{example}.toml"), "-o", tmp_path, "--verify"]
     hosts = os.path.join(EXAMPLES, f"{example}-hosts.toml")
     if os.path.exists(hosts):
-        args += ["--outputs", hosts]
+        args += ["--hosts", hosts]
     rc, out, err = ocfgen(*args)
     assert rc == 0, err
     first = open(out.split()[0]).read()
@@ -199,14 +199,14 @@ def test_host_outputs_are_all_or_nothing_and_replace_only_ours(described, tmp_pa
     out = tmp_path / "out"
     out.mkdir()
     (out / "n2.nft").write_text("# my own rules\n")
-    rc, stdout, err = ocfgen("firewall", cluster, "--outputs", hosts, "-o", out)
+    rc, stdout, err = ocfgen("firewall", cluster, "--hosts", hosts, "-o", out)
     assert rc == 2 and stdout == "" and "\n" not in err, err
     assert err.startswith(f"{out / 'n2.nft'}: cannot write: exists and was not written by ocfgen")
     assert sorted(os.listdir(out)) == ["n2.nft"]
     assert (out / "n2.nft").read_text() == "# my own rules\n"
     os.unlink(out / "n2.nft")
     for _ in range(2):
-        rc, stdout, err = ocfgen("firewall", cluster, "--outputs", hosts, "-o", out)
+        rc, stdout, err = ocfgen("firewall", cluster, "--hosts", hosts, "-o", out)
         assert rc == 0, err
     assert sorted(os.listdir(out)) == ["n1.nft", "n2.nft"]
 
@@ -219,7 +219,7 @@ def test_output_directories_ignore_a_permissive_umask(described, tmp_path):
     os.write(fd, b"Zq4%mT8&\n")
     os.close(fd)
     cluster, hosts = described(PAIR + f'secret_file = "{secret_file}"\n')
-    done = subprocess.run([*OCFGEN, "keepalived", str(cluster), "--outputs", str(hosts), "-o",
+    done = subprocess.run([*OCFGEN, "keepalived", str(cluster), "--hosts", str(hosts), "-o",
                            str(tmp_path / "out" / "deep")], capture_output=True, text=True,
                           timeout=60, preexec_fn=lambda: os.umask(0))
     assert done.returncode == 0, done.stderr
@@ -244,7 +244,7 @@ def test_secret_files_that_are_not_secrets_are_refused_without_quoting_them(desc
     for path, why in ((binary, "is not text"), (huge, "larger than"),
                       (fifo, "is not a regular file")):
         cluster, hosts = described(PAIR + f'secret_file = "{path}"\n')
-        rc, out, err = ocfgen("keepalived", cluster, "--outputs", hosts, "-o", tmp_path / "out")
+        rc, out, err = ocfgen("keepalived", cluster, "--hosts", hosts, "-o", tmp_path / "out")
         assert rc == 2 and out == "" and "\n" not in err and why in err, err
         assert err.startswith(f"{hosts}:") and "0xfe" not in err and "Zq4" not in err, err
         assert not (tmp_path / "out").exists()

@@ -81,6 +81,7 @@ def test_two_packages_with_the_expected_files(built):
         f"{site}/ocfpy/generators/templates/service.unit.j2",
         f"{site}/ocfpy/generators/templates/keepalived.conf.j2",
         "/usr/share/man/man8/ocfgen.8.gz", "/usr/share/bash-completion/completions/ocfgen",
+        "/usr/share/zsh/site-functions/_ocfgen",
     } <= ocfgen_files
     # Nodes get no generator and neither package the namespace test harness.
     assert not [f for f in node_files if "/generators" in f or f.endswith("/ocfgen")]
@@ -171,6 +172,26 @@ def test_ocfgen_runs_from_the_scratch_root(installed):
     assert completion.stdout.split() == ["plain,build"], completion
     script = (installed / "usr/share/bash-completion/completions/ocfgen").read_text()
     assert "complete -o nosort -F _ocfgen_completion ocfgen" in script
+    # zsh: the installed _ocfgen answers through the same protocol, zsh's flavour of it
+    # (type, word, description per candidate); hidden aliases such as --outputs are not offered.
+    zsh = subprocess.run(run, env=dict(ENV, _OCFGEN_COMPLETE="zsh_complete",
+                                       COMP_WORDS="ocfgen units x.toml --", COMP_CWORD="3"),
+                         capture_output=True, text=True, timeout=60)
+    words = zsh.stdout.splitlines()[1::3]
+    assert {"--hosts", "--output-dir", "--verify", "--no-verify"} <= set(words), zsh
+    assert "--outputs" not in words and "--check" not in words
+
+
+def test_zsh_finds_the_installed_completion(installed):
+    """zsh's compinit, given the package's site-functions on fpath (where zsh looks by
+    default), binds _ocfgen to ocfgen; the file parses (zsh -n)."""
+    functions = installed / "usr/share/zsh/site-functions"
+    assert (functions / "_ocfgen").read_text().startswith("#compdef ocfgen\n")
+    assert subprocess.run(["zsh", "-n", str(functions / "_ocfgen")]).returncode == 0
+    done = subprocess.run(["zsh", "-f", "-c", f"fpath=({functions} $fpath); autoload -Uz "
+                           "compinit; compinit -u -D; print -r -- ${_comps[ocfgen]}"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "_ocfgen", (done.stdout, done.stderr)
 
 
 @pytest.mark.parametrize("page, heading", [("ocf_ocfpy_epics-ioc", "OCF_OCFPY_EPICS-IOC(7)"),
