@@ -115,6 +115,71 @@ def _token(value, what, origin):
                       f"colons, quotes or '#'")
 
 
+class Nodelist:
+    """corosync's rules across the nodes of one nodelist, the one place they are checked: the
+    description reader (which locates each why at the key written, nodes.n2.id) and validate()
+    (at the node's origin) both add the nodes in nodelist order. Each method returns why the
+    node breaks the rule, '' when it does not, and remembers what it accepted."""
+
+    def __init__(self):
+        self.ids, self.names, self.addresses = {}, {}, {}
+
+    def nodeid(self, name, nodeid):
+        if nodeid in self.ids:
+            return f"node id {nodeid} is already used by node {self.ids[nodeid]}"
+        self.ids[nodeid] = name
+        return ""
+
+    def name(self, name, nodeid):
+        if name in self.names:
+            return f"node name {name!r} is already used by node id {self.names[name]}"
+        self.names[name] = nodeid
+        return ""
+
+    @staticmethod
+    def ring_count(addresses):
+        if isinstance(addresses, str) or not addresses:
+            return "has no ring addresses: corosync needs one for every node (one per knet link)"
+        if len(addresses) > MAX_LINKS:
+            return "a node has one or two ring addresses (one per knet link)"
+        return ""
+
+    def address(self, name, address):
+        try:
+            parsed = ipaddress.ip_address(address)
+        except ValueError:
+            return f"{address!r} is not an IP address"
+        if parsed in self.addresses:
+            return f"address {address} is already used by node {self.addresses[parsed]}"
+        self.addresses[parsed] = name
+        return ""
+
+
+def links_problem(nodes):
+    """(node name, why) of the first node that breaks the rule that every node has a ring
+    address on each link, or None; `nodes` is (name, addresses) pairs in nodelist order."""
+    with_addresses = [(name, addresses) for name, addresses in nodes if addresses]
+    if not with_addresses:
+        return None
+    if len(with_addresses) != len(nodes):
+        missing = next(name for name, addresses in nodes if not addresses)
+        return missing, ("has no addresses while other nodes have: corosync needs a ring "
+                         "address for every node")
+    first, links = with_addresses[0][0], len(with_addresses[0][1])
+    for name, addresses in with_addresses:
+        if len(addresses) != links:
+            return name, (f"{len(addresses)} ring addresses, node {first} has {links}: every "
+                          f"node needs one on each link")
+    return None
+
+
+def two_node_problem(two_node, count):
+    """Why two_node cannot be set for `count` nodes, or ''."""
+    if two_node and count != 2:
+        return f"two_node is set but the cluster has {count} node(s), not two"
+    return ""
+
+
 def validate(cluster):
     """Raise CorosyncConfigError for the first problem found; return the warnings otherwise."""
     origin = cluster.origin
@@ -124,35 +189,24 @@ def validate(cluster):
         _fail(origin, f"cluster name {cluster.name!r} is longer than 32 characters")
     if not cluster.nodes:
         _fail(origin, "the cluster has no nodes")
-    ids, names, addresses = {}, {}, {}
-    links = None
+    nodelist = Nodelist()
     for index, node in enumerate(cluster.nodes):
         where = node.origin or f"node {index + 1}"
         _positive_int(node.nodeid, "nodeid", where, MAX_NODEID)
         _token(node.name, "node name", where)
-        if node.nodeid in ids:
-            _fail(where, f"nodeid {node.nodeid} is already used by node {ids[node.nodeid]}")
-        if node.name in names:
-            _fail(where, f"node name {node.name!r} is already used by nodeid {names[node.name]}")
-        ids[node.nodeid], names[node.name] = node.name, node.nodeid
-        if isinstance(node.addresses, str) or not 1 <= len(node.addresses) <= MAX_LINKS:
-            _fail(where, f"node {node.name} needs one or two ring addresses, "
-                         f"not {node.addresses!r}")
+        problem = (nodelist.nodeid(node.name, node.nodeid) or
+                   nodelist.name(node.name, node.nodeid) or nodelist.ring_count(node.addresses))
+        if problem:
+            _fail(where, f"node {node.name}: {problem}")
         for ring, address in enumerate(node.addresses):
-            try:
-                parsed = ipaddress.ip_address(address)
-            except ValueError:
-                _fail(where, f"ring{ring}_addr of node {node.name}: {address!r} is not an "
-                             f"IP address")
-            if parsed in addresses:
-                _fail(where, f"ring{ring}_addr {address} of node {node.name} is already used "
-                             f"by node {addresses[parsed]}")
-            addresses[parsed] = node.name
-        if links is None:
-            links = len(node.addresses)
-        elif len(node.addresses) != links:
-            _fail(where, f"node {node.name} has {len(node.addresses)} ring addresses, the "
-                         f"first node has {links}: every node needs one on each link")
+            problem = nodelist.address(node.name, address)
+            if problem:
+                _fail(where, f"ring{ring}_addr of node {node.name}: {problem}")
+    odd = links_problem([(node.name, node.addresses) for node in cluster.nodes])
+    if odd:
+        index = next(i for i, node in enumerate(cluster.nodes) if node.name == odd[0])
+        _fail(cluster.nodes[index].origin or f"node {index + 1}", f"node {odd[0]}: {odd[1]}")
+    links = len(cluster.nodes[0].addresses)
     _positive_int(cluster.token, "totem token", origin)
     if cluster.token_coefficient is not None and (
             isinstance(cluster.token_coefficient, bool) or
@@ -164,9 +218,9 @@ def validate(cluster):
         if len(cluster.nodes) > 2 and cluster.consensus < cluster.token * 1.2:
             _fail(origin, f"totem consensus {cluster.consensus} must be at least 1.2 * token "
                           f"({cluster.token}) for more than two nodes")
-    if cluster.two_node and len(cluster.nodes) != 2:
-        _fail(origin, f"two_node is set but the cluster has {len(cluster.nodes)} node(s), "
-                      f"not two")
+    problem = two_node_problem(cluster.two_node, len(cluster.nodes))
+    if problem:
+        _fail(origin, problem)
     if cluster.two_node and cluster.qdevice is not None:
         _fail(origin, "two_node and a quorum device exclude each other: the device breaks ties")
     if cluster.link_priorities:

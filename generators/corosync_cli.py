@@ -91,10 +91,6 @@ def corosync(description, output_dir, new_authkey, verify):
     cluster = load_description(description)
     if not cluster.nodes:
         raise CommandFailed(BAD_INPUT, f"{description}: the description has no [nodes.*] tables")
-    missing = [node.name for node in cluster.nodes if not node.addresses]
-    if missing:
-        raise CommandFailed(BAD_INPUT, f"{description}: node {missing[0]} has no addresses; corosync "
-                               f"needs a ring address for every node")
     settings = corosync_cluster(cluster)
     try:
         result = render(settings)

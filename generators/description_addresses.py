@@ -30,6 +30,7 @@ any stickiness a description gives.
 
 import ipaddress
 
+from . import description_resources
 from .model import Group, Primitive
 
 # The parameter each addressable agent takes its address in.
@@ -105,11 +106,12 @@ def own_addresses(reader, cluster):
         if prefix is not None:
             params["cidr_netmask"] = str(prefix)
         ip_id = reader.unique(f"{prim.id}-ip", path)
-        info = reader.check_params(path, "ocf", "heartbeat", "IPaddr2", params)
+        info = description_resources.check_params(reader, path, "ocf", "heartbeat", "IPaddr2",
+                                                  params)
         ip = Primitive(id=ip_id, standard="ocf", provider="heartbeat", type="IPaddr2",
                        params=params, description=f"The own address of {prim.id}",
                        origin=reader.where(path))
-        ip.ops = reader.ops(ip_id, None, info, "ocf", False)
+        ip.ops = description_resources.read_ops(reader, ip_id, None, info, "ocf", False)
         cluster.primitives.insert(cluster.primitives.index(prim), ip)
         if parent is not None:
             group = next(g for g in cluster.groups if g.id == parent)

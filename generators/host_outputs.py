@@ -5,7 +5,9 @@ description (`ocfgen units|keepalived|firewall CLUSTER.toml --hosts HOSTS.toml`)
 The cluster description says what runs and where (nodes, addresses, resources); this file adds
 only what the cluster description has no words for. Everything it names is checked against the
 description by the mapping functions (units.units_from_model, keepalived.pairs_from_model,
-firewall.firewall_from_model), with errors located in this file:
+firewall.firewall_from_model), with errors located in this file. It is read as the description
+is (generators/description_reader.Reader, the one TOML accessor): every error in one run, one
+line each, `hosts.toml:12:1: keepalived.DUCC_HEAD.vip: why`.
 
     [firewall]
     clients = ["192.0.2.0/24"]    # who may use the services (CA, ACS, archiver, DUCC); [] anyone
@@ -38,8 +40,9 @@ firewall.firewall_from_model), with errors located in this file:
 from dataclasses import dataclass, field
 from typing import Optional
 
+from .description_reader import DescriptionError, Reader, place, read_regular
 from .keys import HOSTS
-from .tomlpos import dotted, key_lines, line_of, syntax_error
+from .tomlpos import dotted, position_of
 
 # The keys of each table, declared in generators/keys.py (where `ocfgen explain` reads them).
 UNIT_FIELDS = {
@@ -47,15 +50,11 @@ UNIT_FIELDS = {
     key.name: (key.type, key.default) for key in HOSTS.tables["units"].keys
 }
 PAIR_KEYS = HOSTS.allowed("keepalived")
-KIND_WORDS = {"string": "a string", "integer": "an integer", "boolean": "true or false",
-              "strings": "a list of strings", "integers": "a list of integers",
-              "table": "a table of strings"}
 FIREWALL_KEYS = HOSTS.allowed("firewall")
 EXTRA_KEYS = HOSTS.allowed("firewall.extra")
 
-
-class HostOutputsError(ValueError):
-    """One located line: `hosts.toml:12: keepalived.DUCC_HEAD.vip: why`."""
+# One error type for every TOML file ocfgen reads: one located line per error.
+HostOutputsError = DescriptionError
 
 
 @dataclass
@@ -63,14 +62,17 @@ class Located:
     """Where a table came from, to locate errors found later (by the mapping functions)."""
 
     source: str = "<outputs>"
-    lines: dict[tuple, int] = field(default_factory=dict, repr=False)
+    positions: dict[tuple, tuple[int, int]] = field(default_factory=dict, repr=False)
     path: tuple = ()
 
+    @classmethod
+    def of(cls, reader, path):
+        return cls(reader.source, reader.positions, tuple(path))
+
     def at(self, *keys):
+        """`file:line:column: key.path` of a key of this table (or the table itself)."""
         path = self.path + keys
-        line = line_of(self.lines, path)
-        place = self.source if line is None else f"{self.source}:{line}"
-        return f"{place}: {dotted(path)}"
+        return f"{place(self.source, *(position_of(self.positions, path) or ()))}: {dotted(path)}"
 
 
 @dataclass
@@ -124,157 +126,147 @@ class HostOutputs:
 
 
 def load(path):
-    from .description import read_regular
-
     try:
         data = read_regular(path)
     except OSError as exc:
-        raise HostOutputsError(f"{path}: cannot read: {exc.strerror}") from None
+        raise HostOutputsError(str(path), None, (), f"cannot read: {exc.strerror}") from None
     return loads(data, str(path))
 
 
 def loads(data, source="<outputs>"):
-    try:
-        import tomllib
-    except ImportError:  # Python < 3.11
-        import tomli as tomllib
-
-    try:
-        text = data.decode("utf-8") if isinstance(data, bytes) else data
-    except UnicodeDecodeError:
-        raise HostOutputsError(f"{source}: is not UTF-8 text") from None
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        line, why = syntax_error(exc, text)
-        raise HostOutputsError(f"{source}:{line}: invalid TOML: {why}") from None
-    return _Reader(source, key_lines(text)).read(doc)
+    """The HostOutputs of hosts-file bytes (or text); HostOutputsError with every error."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    reader = Reader(source)
+    outputs = read(reader, reader.parse(data))
+    reader.raise_errors()
+    return outputs
 
 
-class _Reader:
-    def __init__(self, source, lines):
-        self.source, self.lines = source, lines
+def read(reader, doc):
+    """Every table of the hosts file, each item read on its own (its error recorded)."""
+    outputs = HostOutputs(source=reader.source)
+    with reader.collect():
+        reader.table((), doc, HOSTS.allowed(""))
+    for section, read_item, items in (("units", read_unit, outputs.units),
+                                      ("keepalived", read_pair, outputs.pairs)):
+        with reader.collect((section,)):
+            for name, body in reader.table((section,), doc.get(section, {})).items():
+                with reader.collect((section, name)):
+                    items.append(read_item(reader, (section, name), name, body))
+    if "firewall" in doc:
+        with reader.collect(("firewall",)):
+            outputs.firewall = read_firewall(reader, ("firewall",), doc["firewall"])
+    return outputs
 
-    def located(self, *path):
-        return Located(self.source, self.lines, tuple(path))
 
-    def fail(self, path, why):
-        raise HostOutputsError(f"{self.located(*path).at()}: {why}")
+def value(reader, path, raw, kind):
+    """`raw` read as a key of the declared `kind` (generators/keys.py)."""
+    if kind == "string":
+        return reader.string(path, raw)
+    if kind == "integer":
+        return reader.integer(path, raw)
+    if kind == "boolean":
+        return reader.boolean(path, raw)
+    if kind == "strings":
+        return tuple(reader.strings(path, raw, nonempty=False))
+    if kind == "integers":
+        return tuple(reader.integers(path, raw, nonempty=False))
+    if kind == "table":
+        return tuple((key, reader.string(path + (key,), text))
+                     for key, text in reader.table(path, raw).items())
+    raise ValueError(f"no reader for keys of type {kind!r}")
 
-    def table(self, path, value, allowed=None):
-        if not isinstance(value, dict):
-            self.fail(path, "must be a table")
-        for key in value:
-            if allowed is not None and key not in allowed:
-                self.fail(path + (key,), f"unknown key {key!r}; allowed here: {', '.join(allowed)}")
-        return value
 
-    def value(self, path, value, kind):
-        if kind == "string" and isinstance(value, str):
-            return value
-        if kind == "integer" and isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if kind == "boolean" and isinstance(value, bool):
-            return value
-        if kind == "strings" and isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return tuple(value)
-        if kind == "integers" and isinstance(value, list) and all(
-                isinstance(v, int) and not isinstance(v, bool) for v in value):
-            return tuple(value)
-        if kind == "table" and isinstance(value, dict) and all(
-                isinstance(v, str) for v in value.values()):
-            return tuple(value.items())
-        self.fail(path, f"must be {KIND_WORDS[kind]}")
+def read_unit(reader, path, name, body):
+    reader.table(path, body, tuple(UNIT_FIELDS))
+    if "exec_start" not in body:
+        reader.fail(path, "missing key 'exec_start' (the command as a list of words)")
+    fields = {key: value(reader, path + (key,), body[key], UNIT_FIELDS[key][0]) for key in body}
+    return UnitDescription(name, fields, Located.of(reader, path))
 
-    def read(self, doc):
-        self.table((), doc, HOSTS.allowed(""))
-        outputs = HostOutputs(source=self.source)
-        for name, body in self.table(("units",), doc.get("units", {})).items():
-            path = ("units", name)
-            self.table(path, body, tuple(UNIT_FIELDS))
-            if "exec_start" not in body:
-                self.fail(path, "missing key 'exec_start' (the command as a list of words)")
-            fields = {key: self.value(path + (key,), body[key], UNIT_FIELDS[key][0]) for key in body}
-            outputs.units.append(UnitDescription(name, fields, self.located(*path)))
-        for name, body in self.table(("keepalived",), doc.get("keepalived", {})).items():
-            outputs.pairs.append(self.pair(("keepalived", name), name, body))
-        if "firewall" in doc:
-            outputs.firewall = self.firewall(("firewall",), doc["firewall"])
-        return outputs
 
-    def pair(self, path, name, body):
-        self.table(path, body, PAIR_KEYS)
-        for key in ("virtual_router_id", "vip", "interface", "priorities"):
-            if key not in body:
-                self.fail(path, f"missing key {key!r}")
-        interface = body["interface"]
-        if isinstance(interface, str):
-            interfaces = {"*": interface}
-        else:
-            interfaces = dict(self.value(path + ("interface",), interface, "table"))
-        priorities = self.table(path + ("priorities",), body["priorities"])
-        for node, priority in priorities.items():
-            self.value(path + ("priorities", node), priority, "integer")
-        settings = {}
-        for key in ("track_interval", "track_timeout", "track_fall", "track_rise", "check_level"):
-            if key in body:
-                settings[key] = self.value(path + (key,), body[key], "integer")
-        return PairDescription(
-            name=name,
-            virtual_router_id=self.value(path + ("virtual_router_id",), body["virtual_router_id"],
-                                         "integer"),
-            vip=self.value(path + ("vip",), body["vip"], "string"),
-            interfaces=interfaces, priorities=dict(priorities),
-            track=self.value(path + ("track",), body["track"], "string") if "track" in body else None,
-            secret_file=(self.value(path + ("secret_file",), body["secret_file"], "string")
-                         if "secret_file" in body else None),
-            unicast=self.value(path + ("unicast",), body.get("unicast", True), "boolean"),
-            advert_int=self.value(path + ("advert_int",), body.get("advert_int", 1), "integer"),
-            notify_command=self.value(path + ("notify_command",), body.get("notify_command", []),
-                                      "strings"),
-            track_settings=settings, where=self.located(*path))
+def read_pair(reader, path, name, body):
+    reader.table(path, body, PAIR_KEYS)
+    for key in ("virtual_router_id", "vip", "interface", "priorities"):
+        if key not in body:
+            reader.fail(path, f"missing key {key!r}")
+    interface = body["interface"]
+    if isinstance(interface, str):
+        interfaces = {"*": interface}
+    else:
+        interfaces = dict(value(reader, path + ("interface",), interface, "table"))
+    priorities = reader.table(path + ("priorities",), body["priorities"])
+    for node, priority in priorities.items():
+        reader.integer(path + ("priorities", node), priority)
+    settings = {}
+    for key in ("track_interval", "track_timeout", "track_fall", "track_rise", "check_level"):
+        if key in body:
+            settings[key] = reader.integer(path + (key,), body[key])
 
-    def networks(self, path, value):
-        import ipaddress
+    def optional(key, kind, default):
+        return value(reader, path + (key,), body[key], kind) if key in body else default
 
-        items = self.value(path, value, "strings")
-        for i, item in enumerate(items):
-            try:
-                ipaddress.ip_network(item, strict=False)
-            except ValueError:
-                self.fail(path + (i,), f"{item!r} is not an address or network")
-        return items
+    return PairDescription(
+        name=name,
+        virtual_router_id=reader.integer(path + ("virtual_router_id",),
+                                         body["virtual_router_id"]),
+        vip=reader.string(path + ("vip",), body["vip"]),
+        interfaces=interfaces, priorities=dict(priorities),
+        track=optional("track", "string", None),
+        secret_file=optional("secret_file", "string", None),
+        unicast=optional("unicast", "boolean", True),
+        advert_int=optional("advert_int", "integer", 1),
+        notify_command=optional("notify_command", "strings", ()),
+        track_settings=settings, where=Located.of(reader, path))
 
-    def firewall(self, path, body):
-        self.table(path, body, FIREWALL_KEYS)
-        extra = []
-        if not isinstance(body.get("extra", []), list):
-            self.fail(path + ("extra",), "must be an array of tables ([[firewall.extra]])")
-        for i, item in enumerate(body.get("extra", [])):
-            where = path + ("extra", i)
-            self.table(where, item, EXTRA_KEYS)
-            for key in ("service", "protocol", "ports"):
-                if key not in item:
-                    self.fail(where, f"missing key {key!r}")
-            ports = item["ports"]
-            if not isinstance(ports, list) or not all(
-                    (isinstance(p, int) and not isinstance(p, bool)) or (
-                        isinstance(p, list) and len(p) == 2) for p in ports):
-                self.fail(where + ("ports",), "must be a list of ports and [first, last] ranges")
-            extra.append(ExtraOpening(
-                self.value(where + ("service",), item["service"], "string"),
-                self.value(where + ("protocol",), item["protocol"], "string"),
-                tuple(p if isinstance(p, int) else tuple(p) for p in ports),
-                self.value(where + ("sources",), item.get("sources", []), "strings"),
-                self.located(*where)))
-        admin_ports = self.value(path + ("admin_ports",), body.get("admin_ports", [22]), "integers")
-        for i, port in enumerate(admin_ports):
-            if not 1 <= port <= 65535:
-                self.fail(path + ("admin_ports", i), f"port {port} is not 1-65535")
-        return FirewallDescription(
-            clients=self.networks(path + ("clients",), body.get("clients", [])),
-            admin=self.networks(path + ("admin",), body.get("admin", [])),
-            admin_ports=admin_ports,
-            acs_daemons=self.value(path + ("acs_daemons",), body.get("acs_daemons", False),
-                                   "boolean"),
-            extra=extra, where=self.located(*path))
+
+def networks(reader, path, raw):
+    import ipaddress
+
+    items = value(reader, path, raw, "strings")
+    for i, item in enumerate(items):
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            reader.fail(path + (i,), f"{item!r} is not an address or network")
+    return items
+
+
+def read_extra(reader, where, item):
+    """One [[firewall.extra]] opening."""
+    reader.table(where, item, EXTRA_KEYS)
+    for key in ("service", "protocol", "ports"):
+        if key not in item:
+            reader.fail(where, f"missing key {key!r}")
+    ports = item["ports"]
+    if not isinstance(ports, list) or not all(
+            (isinstance(p, int) and not isinstance(p, bool)) or (
+                isinstance(p, list) and len(p) == 2) for p in ports):
+        reader.fail(where + ("ports",), "must be a list of ports and [first, last] ranges")
+    return ExtraOpening(
+        reader.string(where + ("service",), item["service"]),
+        reader.string(where + ("protocol",), item["protocol"]),
+        tuple(p if isinstance(p, int) else tuple(p) for p in ports),
+        value(reader, where + ("sources",), item.get("sources", []), "strings"),
+        Located.of(reader, where))
+
+
+def read_firewall(reader, path, body):
+    reader.table(path, body, FIREWALL_KEYS)
+    if not isinstance(body.get("extra", []), list):
+        reader.fail(path + ("extra",), "must be an array of tables ([[firewall.extra]])")
+    extra = []
+    for i, item in enumerate(body.get("extra", [])):
+        with reader.collect(path + ("extra", i)):
+            extra.append(read_extra(reader, path + ("extra", i), item))
+    admin_ports = value(reader, path + ("admin_ports",), body.get("admin_ports", [22]), "integers")
+    for i, port in enumerate(admin_ports):
+        if not 1 <= port <= 65535:
+            reader.fail(path + ("admin_ports", i), f"port {port} is not 1-65535")
+    return FirewallDescription(
+        clients=networks(reader, path + ("clients",), body.get("clients", [])),
+        admin=networks(reader, path + ("admin",), body.get("admin", [])),
+        admin_ports=admin_ports,
+        acs_daemons=reader.boolean(path + ("acs_daemons",), body.get("acs_daemons", False)),
+        extra=extra, where=Located.of(reader, path))

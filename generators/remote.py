@@ -127,7 +127,9 @@ def read_remote(reader, settings, nodes, full_nodes):
                                    "attributes")
             node.attributes[attr] = reader.scalar(where, value)
         if "fencing" in spec:
-            node.fencing = reader.fencing(path + ("fencing",), spec["fencing"], name)
+            from .description_nodes import read_fencing
+
+            node.fencing = read_fencing(reader, path + ("fencing",), spec["fencing"], name)
         remote.nodes.append(node)
     return remote
 

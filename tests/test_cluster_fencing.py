@@ -9,7 +9,7 @@ import time
 import pytest
 from ocfrun import OCFGEN
 
-from ocfpy.generators.description_resources import TWO_NODE_DELAY
+from ocfpy.generators.description_nodes import TWO_NODE_DELAY
 from ocfpy.testbed import cluster as testbed
 
 # ---- ocfgen check: an unfenceable cluster is refused, located, exit 2 --------------------------

@@ -81,10 +81,10 @@ addresses = ["192.0.2.3"]
 
 
 @pytest.mark.parametrize("fields,message", [
-    ({"id2": "1"}, r"bad\.toml:\d+: .*node id 1 is already used by node n1"),
-    ({"a1": "192.0.2.300"}, r"bad\.toml:\d+: .*'192\.0\.2\.300' is not an (IP )?address"),
+    ({"id2": "1"}, r"bad\.toml:\d+:\d+: .*node id 1 is already used by node n1"),
+    ({"a1": "192.0.2.300"}, r"bad\.toml:\d+:\d+: .*'192\.0\.2\.300' is not an (IP )?address"),
     ({"corosync": "[corosync]\ntwo_node = true\n", "third": THIRD},
-     r"bad\.toml:\d+: .*two_node is set but the cluster has 3 node"),
+     r"bad\.toml:\d+:\d+: .*two_node is set but the cluster has 3 node"),
 ])
 def test_bad_descriptions_fail_with_a_located_line_and_write_nothing(tmp_path, fields, message):
     values = {"corosync": "", "a1": "192.0.2.1", "id2": "2", "third": ""}
@@ -105,7 +105,8 @@ def test_crypto_off_is_warned(tmp_path):
                                        id2="2", third=""))
     done = ocfgen("corosync", str(description), "-o", str(tmp_path / "out"))
     assert done.returncode == 0
-    assert re.search(r"^warning: \S*open\.toml:\d+: corosync: crypto is off", done.stderr, re.M), done.stderr
+    assert re.search(r"^warning: \S*open\.toml:\d+:\d+: corosync: crypto is off", done.stderr,
+                     re.M), done.stderr
     assert "crypto_cipher: none" in (tmp_path / "out" / "corosync.conf").read_text()
 
 
@@ -132,7 +133,7 @@ def test_token_coefficient_from_the_description(tmp_path, setting, expected):
     done = ocfgen("corosync", str(description), "-o", str(tmp_path / "out"))
     if expected is None:
         assert done.returncode == 2 and not (tmp_path / "out").exists()
-        assert done.stderr.startswith(f"{description}:6: corosync.token_coefficient:"), done.stderr
+        assert done.stderr.startswith(f"{description}:6:1: corosync.token_coefficient:"), done.stderr
     else:
         assert done.returncode == 0, done.stderr
         assert expected in (tmp_path / "out" / "corosync.conf").read_text()
@@ -169,3 +170,17 @@ def test_output_paths_that_are_not_ours_are_refused_before_writing(tmp_path):
     assert done.returncode == 2 and "readable by others" in done.stderr, done.stderr
     assert ocfgen("corosync", description, "-o", str(weak), "--new-authkey").returncode == 0
     assert stat.S_IMODE(os.stat(weak / "authkey").st_mode) == 0o400
+
+
+def test_nodes_without_ring_addresses_get_no_corosync_conf(tmp_path):
+    """A description may leave addresses out (the CIB needs none); corosync.conf cannot, and
+    the rule is corosync.Nodelist's, located at the node."""
+    description = tmp_path / "bare.toml"
+    description.write_text('[cluster]\nname = "c"\n[properties]\nstonith-enabled = false\n'
+                           '[nodes.n1]\n[nodes.n2]\n')
+    out = tmp_path / "out"
+    done = ocfgen("corosync", str(description), "-o", str(out))
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert done.stderr.strip() == (f"{description}:5:8: nodes.n1: node n1: has no ring addresses: "
+                                   f"corosync needs one for every node (one per knet link)")
+    assert not out.exists()

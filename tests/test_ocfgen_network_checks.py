@@ -179,7 +179,7 @@ def test_keepalived_and_pacemaker_never_manage_one_address(tmp_path, command):
     hosts_text = HOSTS.replace("192.0.2.60/24", "192.0.2.50/24")
     path = hosts(tmp_path, hosts_text)
     err = refused(ocfgen(command[0], description, "--hosts", path, *command[1:]))
-    assert (f"{path}:{line(hosts_text, 'vip =')}: keepalived.WEB.vip: 192.0.2.50 is also managed "
+    assert (f"{path}:{line(hosts_text, 'vip =')}:1: keepalived.WEB.vip: 192.0.2.50 is also managed "
             f"by Pacemaker: resource vip (ocf:heartbeat:IPaddr2) at "
             f"{description}:{line(text, '[resources.vip]')}") in err
     assert not (tmp_path / "out").exists()

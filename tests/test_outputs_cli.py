@@ -71,7 +71,7 @@ def test_units_refuses_pacemaker_managed_and_enabled(described, tmp_path):
                                'enabled = true\n')
     rc, out, err = ocfgen("units", cluster, "--hosts", hosts, "-o", tmp_path / "out")
     assert rc == 2 and out == "" and not (tmp_path / "out").exists()
-    assert err.startswith(f"{hosts}:3: units.ducc-ws.enabled: unit ducc-ws is managed by "
+    assert err.startswith(f"{hosts}:3:1: units.ducc-ws.enabled: unit ducc-ws is managed by "
                           "Pacemaker as resource 'web'"), err
     assert "cluster.toml:12" in err and "\n" not in err
 
@@ -83,20 +83,21 @@ def test_units_verify_failure_is_reported(described, tmp_path):
 
 
 @pytest.mark.parametrize("hosts, why", [
-    ("[units.x]\nuser = 'a'\n", "hosts.toml:1: units.x: missing key 'exec_start'"),
-    ("[units.x]\nexec_start = '/bin/true'\n", "hosts.toml:2: units.x.exec_start: must be a list"),
+    ("[units.x]\nuser = 'a'\n", "hosts.toml:1:8: units.x: missing key 'exec_start'"),
+    ("[units.x]\nexec_start = '/bin/true'\n",
+     "hosts.toml:2:1: units.x.exec_start: must be a list, not a string"),
     ("[units.x]\nexec_start = ['/bin/true']\nrestrat = 'always'\n",
-     "hosts.toml:3: units.x.restrat: unknown key 'restrat'"),
-    ("[firewal]\n", "hosts.toml:1: firewal: unknown key"),
+     "hosts.toml:3:1: units.x.restrat: unknown key 'restrat'"),
+    ("[firewal]\n", "hosts.toml:1:2: firewal: unknown key 'firewal' (did you mean 'firewall'?)"),
     ("[keepalived.P]\nvirtual_router_id = 5\nvip = '10.213.0.9/24'\ninterface = 'eth0'\n"
      "priorities = { n1 = 150, n9 = 100 }\n",
-     "hosts.toml:5: keepalived.P.priorities.n9: 'n9' is not a node of the description"),
+     "hosts.toml:5:26: keepalived.P.priorities.n9: 'n9' is not a node of the description"),
     ("[keepalived.P]\nvirtual_router_id = 5\nvip = '10.213.0.9/24'\ninterface = 'eth0'\n"
      "priorities = { n1 = 150, n2 = 100 }\ntrack = 'broker'\n",
-     "hosts.toml:6: keepalived.P.track: resource broker runs systemd:activemq"),
+     "hosts.toml:6:1: keepalived.P.track: resource broker runs systemd:activemq"),
     ("[firewall]\nclients = ['10.213.0.0/33']\n", "is not an address or network"),
-    ("[firewall]\nextra = 5\n", "hosts.toml:2: firewall.extra: must be an array of tables"),
-    ("[firewall]\nadmin_ports = [22, 0]\n", "hosts.toml:2: firewall.admin_ports[1]: port 0 is not"),
+    ("[firewall]\nextra = 5\n", "hosts.toml:2:1: firewall.extra: must be an array of tables"),
+    ("[firewall]\nadmin_ports = [22, 0]\n", "hosts.toml:2:20: firewall.admin_ports[1]: port 0 is not"),
 ])
 def test_bad_host_outputs_are_located(described, tmp_path, hosts, why):
     cluster, path = described(hosts)
@@ -105,6 +106,26 @@ def test_bad_host_outputs_are_located(described, tmp_path, hosts, why):
     assert rc == 2 and why in err and "Traceback" not in err, err
     assert err.startswith(f"{path}:") and "\n" not in err and out == "", err
     assert not (tmp_path / "out").exists()
+
+
+
+def test_every_hosts_file_error_is_reported_in_one_run():
+    """The hosts file is read as the description is: each item on its own, every error located
+    and reported at once, in file order."""
+    from ocfpy.generators import host_outputs
+
+    text = ("[units.x]\nuser = 'a'\n"
+            "[units.y]\nexec_start = '/bin/true'\n"
+            "[firewall]\nadmin_ports = [22, 0]\n"
+            "[[firewall.extra]]\nservice = 'web'\nprotocol = 'tcp'\nports = 'http'\n")
+    with pytest.raises(host_outputs.HostOutputsError) as caught:
+        host_outputs.loads(text, "hosts.toml")
+    assert str(caught.value).splitlines() == [
+        "hosts.toml:1:8: units.x: missing key 'exec_start' (the command as a list of words)",
+        "hosts.toml:4:1: units.y.exec_start: must be a list, not a string",
+        "hosts.toml:6:20: firewall.admin_ports[1]: port 0 is not 1-65535",
+        "hosts.toml:10:1: firewall.extra[0].ports: must be a list of ports and [first, last] "
+        "ranges"]
 
 
 PAIR = """
