@@ -9,7 +9,6 @@ site's environment file (e.g. .bash_profile.acs) may be sourced before each of t
 import os
 
 from ocfpy.codes import OCF, OCFError
-from ocfpy.nodecheck import require_user
 from ocfpy.params import Parameter, ParameterError, absolute_path
 
 # Offsets from 3000 + 100*N, as ACS's acsstartup assigns them.
@@ -192,6 +191,8 @@ class AcsEnvironment:
 
     def validate(self, commands):
         """ERR_INSTALLED unless this node has the commands, directories and user ACS needs."""
+        from ocfpy.nodecheck import require_user
+
         for command in commands:
             if self.find(command) is None:
                 where = " or ".join(d for d in self.path_prefix().split(":"))

@@ -9,7 +9,6 @@ folders are per instance, so several appliances ("archivers on demand") share a 
 
 from ocfpy.agent import Agent
 from ocfpy.codes import OCF, OCFError
-from ocfpy.nodecheck import require_user
 from ocfpy.numbers import PACEMAKER_MAX_MS
 from ocfpy.params import (
     Parameter,
@@ -203,6 +202,7 @@ class ArchiverAgent(Agent):
     def validate(self):
         import os
 
+        from ocfpy.nodecheck import require_user
         from ocfpy.service import find_executable
 
         env = self._environment("mgmt")

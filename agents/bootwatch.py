@@ -19,6 +19,13 @@ in a child of its own session that outlives the monitor if it must:
   seconds until the directory answers, then marks the node green: the IOC has left the
   node by then and no monitor runs there. A monitor that finds it waiting between two
   checks ends it and checks afresh.
+
+Telling attrd costs a program run (attrd_updater), more than the rest of the monitor, so the
+monitor remembers what it asserted (`.bootprobe.health`: the value, the boot, which
+pacemaker-attrd took it and when) and runs attrd_updater only when that no longer holds: the
+value changed, attrd is not the one that took it (pacemaker restarted or the node rebooted:
+attrd forgot it), or the assertion is older than REASSERT_INTERVALS monitor intervals (at most
+REASSERT_MAX seconds), so a value changed by anyone else is put right within that time.
 """
 
 import os
@@ -27,6 +34,10 @@ import time
 GREEN, RED = "green", "red"
 RECHECK = 10.0         # seconds between the re-checks of a failed boot directory
 GIVE_UP = 86400.0      # a probe re-checks for a day at most
+REASSERT_INTERVALS = 5  # an unchanged value is asserted again after this many monitor intervals
+REASSERT_MAX = 120.0    # ... or after this many seconds, whichever comes first
+HEALTH_MARKER = "ocfpy-bootwatch-health 1"
+ATTRD, EXECD = "pacemaker-attrd", "pacemaker-execd"
 
 
 def attribute_name(instance):
@@ -36,27 +47,55 @@ def attribute_name(instance):
 
 
 def set_health(name, value, timeout=5.0):
-    """Set the transient node attribute `name` on this node; '' or why it could not be set.
-    (posix_spawn rather than subprocess: a monitor stays light.)"""
-    from _signal import SIGKILL
+    """Set the transient node attribute `name` on this node; '' or why it could not be set."""
+    from ocfpy.command import SpawnError, run
 
-    null = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in (0, 1, 2)]
     try:
-        pid = os.posix_spawnp("attrd_updater", ["attrd_updater", "-n", name, "-U", value],
-                              os.environ, file_actions=null)
-    except FileNotFoundError:
-        return "attrd_updater is not installed"
-    until = time.monotonic() + max(0.5, timeout)
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            code = os.waitstatus_to_exitcode(status)
-            return "" if code == 0 else f"attrd_updater exited with status {code}"
-        if time.monotonic() >= until:
-            os.kill(pid, SIGKILL)
-            os.waitpid(pid, 0)
-            return f"attrd_updater did not answer within {timeout:.1f}s"
-        time.sleep(0.01)
+        finished = run(["attrd_updater", "-n", name, "-U", value], timeout=max(0.5, timeout),
+                       env=dict(os.environ))
+    except SpawnError as exc:
+        return str(exc)
+    if finished.status == 0:
+        return ""
+    said = f": {finished.gist}" if finished.gist else ""
+    return f"attrd_updater {finished.how}{said}"
+
+
+def attrd_identity(known=""):
+    """'pid:start' of this node's pacemaker-attrd, or '' when there is none to be found (not
+    run by Pacemaker's executor). `known`, an earlier answer, is checked first: while that
+    attrd lives this costs one /proc read. attrd is a child of pacemakerd, as the executor
+    that runs this agent is."""
+    from ocfpy.identity import read_stat
+
+    if known:
+        pid, _, start = known.partition(":")
+        stat = read_stat(pid) if pid.isdigit() else None
+        if stat is not None and stat.alive and str(stat.start_ticks) == start:
+            return known
+    executor = read_stat(os.getppid())
+    if executor is None or _command_name(executor.pid) != EXECD:   # (a remote node: no attrd)
+        return ""
+    try:
+        with open(f"/proc/{executor.ppid}/task/{executor.ppid}/children") as f:
+            siblings = f.read().split()
+    except OSError:
+        return ""
+    for pid in siblings:
+        if _command_name(pid) != ATTRD:
+            continue
+        stat = read_stat(pid)
+        if stat is not None and stat.alive:
+            return f"{pid}:{stat.start_ticks}"
+    return ""
+
+
+def _command_name(pid):
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
 
 
 def _age(identity):
@@ -75,6 +114,7 @@ class BootWatch:
     def __init__(self, base, instance, log):
         self.path = base + ".bootprobe"
         self.result_path = self.path + ".result"
+        self.health_path = self.path + ".health"
         self.attribute = attribute_name(instance)
         self.log = log
 
@@ -103,7 +143,7 @@ class BootWatch:
         return self._probe(checks, timeout)
 
     def _answer(self):
-        """What the probe last recorded: 'step N', 'fail WHY', 'ok' or ''."""
+        """What the probe last recorded: 'fail WHY', 'ok', or '' while it is in its first check."""
         from ocfpy import safefile
 
         try:
@@ -120,6 +160,50 @@ class BootWatch:
         _remove(self.result_path)
         pidfile.remove(self.path)
 
+    def report(self, value, *, interval, timeout):
+        """Make this node's health attribute say `value` (attrd_updater, at most `timeout`
+        seconds) unless this resource's last assertion still holds (see the module doc);
+        `interval` is the monitor's, in seconds. '' or why it could not be set."""
+        from ocfpy.identity import boot_id
+
+        asserted = self._asserted()
+        attrd = attrd_identity(asserted.get("attrd", ""))
+        boot = boot_id()
+        now = time.monotonic()
+        try:
+            age = now - float(asserted.get("at", "nan"))
+        except ValueError:
+            age = float("nan")
+        if (asserted.get("value") == value and asserted.get("attrd") == attrd
+                and asserted.get("boot") == boot
+                and 0 <= age < min(REASSERT_MAX, REASSERT_INTERVALS * interval)):
+            return ""
+        problem = set_health(self.attribute, value, timeout)
+        if problem:
+            _remove(self.health_path)
+            return problem
+        from ocfpy import pidfile
+
+        record = f"{HEALTH_MARKER}\nvalue={value}\nboot={boot}\nattrd={attrd}\nat={now:.3f}\n"
+        try:
+            pidfile.write_atomically(self.health_path, record.encode())
+        except OSError as exc:   # asserted all the same: the next monitor asserts it again
+            self.log.warning(f"cannot record the health assertion in {self.health_path}: {exc}")
+        return ""
+
+    def _asserted(self):
+        """{value, boot, attrd, at} of the last assertion this resource made, or {}."""
+        from ocfpy import safefile
+
+        try:
+            data = safefile.read(self.health_path, 4096)
+        except OSError:
+            return {}
+        lines = (data or b"").decode(errors="replace").splitlines()
+        if not lines or lines[0] != HEALTH_MARKER:
+            return {}
+        return dict(line.partition("=")[::2] for line in lines[1:])
+
     def forget(self):
         """At stop: remove the state of a probe that has returned. One still out is left to
         finish: when its file system answers it reports this node healthy again (the IOC has
@@ -134,48 +218,78 @@ class BootWatch:
             self.log.info(f"the boot-directory probe pid {earlier.pid} is still out; it reports "
                           f"{self.attribute} when its file system answers")
             return
+        _remove(self.health_path)
         _remove(self.result_path)
         pidfile.remove(self.path)
 
     def _probe(self, checks, timeout):
-        from ocfpy import pidfile
-        from ocfpy.identity import Identity
+        """Run the checks in a child of its own session and wait for its answer on a pipe.
+        A directory that answers in time leaves nothing behind; a child still out when the
+        monitor stops waiting (hung, or re-checking a failure) is recorded in `.bootprobe`."""
+        import select
 
-        began = time.monotonic()
+        # What the child uses, loaded before the fork: an import in the child would cost it
+        # most of its time (copies of the pages the import machinery writes to).
+        from ocfpy import pidfile  # noqa: F401
+        from ocfpy.agents import fsprobe  # noqa: F401
+
+        deadline = time.monotonic() + timeout
         _remove(self.result_path)
+        read_end, write_end = os.pipe()
         pid = os.fork()
         if pid == 0:
-            self._child(checks, began + timeout)
-        identity = Identity.of(pid)
-        if identity is not None:
-            pidfile.write(self.path, identity)
-        while time.monotonic() < began + timeout:
-            done, status = os.waitpid(pid, os.WNOHANG)
-            found = self._answer()
-            if done or found.startswith(("ok", "fail ")):
-                if done:   # answered and ended (ok), or died: nothing of it is left
-                    _remove(self.result_path)
-                    pidfile.remove(self.path)
-                if found == "ok":
-                    return True, ""
-                if found.startswith("fail "):
-                    return False, found[len("fail "):]   # it re-checks until the answer is ok
+            os.close(read_end)
+            self._child(checks, deadline, write_end)
+        os.close(write_end)
+        said, ended = b"", False
+        try:
+            while not _answer_in(said):
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([read_end], [], [], left)[0]:
+                    break
+                chunk = os.read(read_end, 4096)
+                if not chunk:
+                    ended = True
+                    break
+                said += chunk
+        finally:
+            os.close(read_end)   # from now on the child knows it is late: it reports itself
+        lines = said.decode(errors="replace").split("\n")[:-1]   # the complete ones
+        answer = lines[-1] if lines else ""
+        if answer == "ok":
+            _reap(pid)
+            return True, ""
+        if ended and not answer.startswith("fail "):
+            status = _reap(pid)
+            if status is not None:   # it died without an answer
                 return False, f"the probe exited with status {os.waitstatus_to_exitcode(status)}"
-            time.sleep(0.01)
+        self._record(pid)
+        if answer.startswith("fail "):
+            return False, answer[len("fail "):]   # it re-checks until the answer is ok
         from ocfpy.agents.fsprobe import _DOING
 
-        found = self._answer()   # the child records the step it is at: that one hung
-        index = int(found.split()[1]) if found.startswith("step ") else 0
+        steps = [line for line in lines if line.startswith("step ")]   # the last one hung
+        index = int(steps[-1].split()[1]) if steps else 0
         kind, path = checks[min(index, len(checks) - 1)]
         return False, f"{_DOING[kind]} {path} did not complete within {timeout:.1f}s (hung " \
                       f"file system?)"
 
-    def _child(self, checks, deadline):
+    def _record(self, pid):
+        """Record the probe that is still out, so that no other is started while it lives."""
+        from ocfpy import pidfile
+        from ocfpy.identity import Identity
+
+        identity = Identity.of(pid)
+        if identity is not None:
+            pidfile.write(self.path, identity)
+
+    def _child(self, checks, deadline, report):
         """The probe: its own session (nothing that ends the agent's group ends it), the
-        checks, its answer recorded. After a failure it checks again every RECHECK seconds
-        (for at most GIVE_UP), so a node the IOC has left is reported healthy once its file
-        system answers; an answer that comes after the monitor gave up, it reports itself
-        (the health attribute). Never returns."""
+        checks, each step and the answer told on the `report` pipe. A failure it records in
+        the result file too and then checks again every RECHECK seconds (for at most
+        GIVE_UP), so a node the IOC has left is reported healthy once its file system
+        answers; an answer that comes after the monitor stopped waiting it records and
+        reports itself (the health attribute). Never returns."""
         code = 1
         try:
             os.setsid()
@@ -184,8 +298,8 @@ class BootWatch:
             null = os.open(os.devnull, os.O_RDWR)
             for fd in (0, 1, 2):
                 os.dup2(null, fd)
-            os.closerange(3, os.sysconf("SC_OPEN_MAX") if os.sysconf("SC_OPEN_MAX") < 65536
-                          else 65536)
+            os.closerange(3, report)
+            os.closerange(report + 1, 65536)
             from ocfpy import pidfile
             from ocfpy.agents.fsprobe import _check
 
@@ -194,19 +308,22 @@ class BootWatch:
                 problem = ""
                 for index, (kind, path) in enumerate(checks):
                     if not failed:   # a re-check keeps the failure on record meanwhile
-                        pidfile.write_atomically(self.result_path, f"step {index}\n".encode())
+                        _tell(report, f"step {index}")
                     problem = _check(kind, path)
                     if problem:
                         break
-                pidfile.write_atomically(self.result_path,
-                                         (f"fail {problem}\n" if problem else "ok\n").encode())
+                answer = f"fail {problem}" if problem else "ok"
                 late = time.monotonic() >= deadline
+                if problem or late or failed:   # the next monitors read it there
+                    pidfile.write_atomically(self.result_path, f"{answer}\n".encode())
+                if not failed:
+                    late = not _tell(report, answer) or late
                 if not problem:
                     if late or failed:
-                        set_health(self.attribute, GREEN)   # the directory answers again
+                        self._set_behind_monitor(GREEN)   # the directory answers again
                     break
                 if late and not failed:
-                    set_health(self.attribute, RED)
+                    self._set_behind_monitor(RED)
                 failed = True
                 if time.monotonic() - began > GIVE_UP:
                     break
@@ -214,6 +331,39 @@ class BootWatch:
             code = 0
         finally:
             os._exit(code)
+
+    def _set_behind_monitor(self, value):
+        """The probe's own report: the monitor's record of what it asserted no longer holds."""
+        _remove(self.health_path)
+        set_health(self.attribute, value)
+
+
+def _answer_in(said):
+    """Whether the lines the probe sent end with its answer ('ok' or 'fail WHY')."""
+    lines = said.split(b"\n")[:-1]
+    return bool(lines) and (lines[-1] == b"ok" or lines[-1].startswith(b"fail "))
+
+
+def _tell(fd, line):
+    """Send one line to the monitor; False once it has stopped listening."""
+    try:
+        os.write(fd, f"{line}\n".encode(errors="replace"))
+        return True
+    except OSError:
+        return False
+
+
+def _reap(pid, within=1.0):
+    """The wait status of the child `pid` once it has ended, waiting `within` seconds at most;
+    None when it is still running."""
+    until = time.monotonic() + within
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        if time.monotonic() >= until:
+            return None
+        time.sleep(0.002)
 
 
 def _end(identity, within=0.2):

@@ -7,7 +7,6 @@ escalates from the stop signal to SIGKILL of the whole session inside the stop t
 
 from ocfpy.agent import Agent
 from ocfpy.codes import OCF, OCFError
-from ocfpy.nodecheck import require_directory, require_user
 from ocfpy.numbers import PACEMAKER_MAX_MS, PACEMAKER_MAX_S
 from ocfpy.params import (
     Parameter,
@@ -15,6 +14,7 @@ from ocfpy.params import (
     command_line,
     environment_assignments,
     octal_mode,
+    split_words,
 )
 from ocfpy.service import PidfileService, default_pidfile
 
@@ -75,16 +75,15 @@ class DaemonAgent(Agent):
         self.service = PidfileService(path, log)
 
     def _argv_and_env(self):
-        import shlex
-
         from ocfpy.service import service_environment
 
         env = service_environment(self.request.environ, self.params.environment)
-        return shlex.split(self.params.command), env
+        return split_words(self.params.command), env
 
     def validate(self):
         import os
 
+        from ocfpy.nodecheck import require_directory, require_user
         from ocfpy.service import find_executable
 
         argv, env = self._argv_and_env()
@@ -123,17 +122,14 @@ class DaemonAgent(Agent):
     def _health_check(self):
         """monitor_command as the daemon's user, in its cwd, with its environment and umask,
         within the time left; its last output lines are logged, the last one is the reason."""
-        import shlex
+        from ocfpy.command import SpawnError, run
 
-        from ocfpy.process import SpawnError, run_command
-
-        argv = shlex.split(self.params.monitor_command)
+        argv = split_words(self.params.monitor_command)
         _, env = self._argv_and_env()
         budget = max(0.5, self.remaining())
         try:
-            finished = run_command(argv, timeout=budget, log=self.log, cwd=self.params.cwd,
-                                   umask=int(self.params.umask, 8), user=self.params.user,
-                                   env=env)
+            finished = run(argv, timeout=budget, log=self.log, cwd=self.params.cwd,
+                           umask=int(self.params.umask, 8), user=self.params.user, env=env)
         except SpawnError as exc:
             raise OCFError(OCF.ERR_GENERIC, f"monitor_command cannot run: {exc}") from None
         if finished.status != 0:

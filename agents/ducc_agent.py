@@ -7,6 +7,7 @@ DUCC_HOME), stopped with SIGTERM and then SIGKILL inside the stop timeout.
 
 from ocfpy.agent import Agent
 from ocfpy.codes import OCF
+from ocfpy.service import run_path
 
 from . import ducc_env
 
@@ -36,11 +37,36 @@ class DuccAgentAgent(Agent):
         self.ducc.start(COMPONENT, self.remaining())
 
     def stop(self):
+        from ocfpy import pidfile
+
         self.ducc.stop((COMPONENT,))
+        pidfile.remove(self._found_path())
 
     def monitor(self):
+        """The agent process found last time is checked first (two /proc reads while it
+        lives); only when it is gone is /proc scanned, and what is found recorded."""
+        from ocfpy import pidfile
+
+        path = self._found_path()
+        try:
+            known = pidfile.read(path)
+        except pidfile.ForeignFileError as exc:
+            self.log.warning(f"{exc}: scanning /proc")
+            known = None
+        if known is not None and ducc_env.still_running(self.ducc.home, COMPONENT, known):
+            return OCF.SUCCESS
         found = ducc_env.running(self.ducc.home, (COMPONENT,))[COMPONENT]
-        return OCF.SUCCESS if found else OCF.NOT_RUNNING
+        if not found:
+            return OCF.NOT_RUNNING
+        try:
+            pidfile.write(run_path(self.name, self.request.instance, ".found", create=True),
+                          found[0])
+        except (OSError, pidfile.ForeignFileError) as exc:
+            self.log.warning(f"cannot record the agent process in {path}: {exc}")
+        return OCF.SUCCESS
+
+    def _found_path(self):
+        return run_path(self.name, self.request.instance, ".found")
 
 
 def main():

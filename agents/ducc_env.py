@@ -10,7 +10,6 @@ belongs to this DUCC_HOME when one of its arguments names a path under it.
 import os
 
 from ocfpy.codes import OCF, OCFError
-from ocfpy.nodecheck import require_directory, require_user
 from ocfpy.params import Parameter, absolute_path, environment_assignments
 
 # ducc.py -c name -> how its daemon is recognised.
@@ -93,6 +92,12 @@ def _is(component, argv):
     return argv[-1] == mark
 
 
+def _belongs(argv, home, components):
+    """Whether argv is one of `components`' daemons of the DUCC_HOME `home`."""
+    return any(_mentions_home(word, home) for word in argv) and any(
+        _is(component, argv) for component in components)
+
+
 def running(ducc_home, components):
     """{component: [Identity]} of this DUCC_HOME's daemons among `components`."""
     from . import procscan
@@ -100,17 +105,24 @@ def running(ducc_home, components):
     home = os.path.normpath(ducc_home)
     wanted = tuple(components)
     found = {component: [] for component in wanted}
-
-    def belongs(argv):
-        return any(_mentions_home(word, home) for word in argv) and any(
-            _is(component, argv) for component in wanted)
-
-    for identity, argv in procscan.with_arguments(belongs):
+    for identity, argv in procscan.with_arguments(lambda argv: _belongs(argv, home, wanted)):
         for component in wanted:
             if _is(component, argv):
                 found[component].append(identity)
                 break
     return found
+
+
+def still_running(ducc_home, component, identity):
+    """Whether the process `identity` (found by running() earlier) lives and is still that
+    component's daemon: two /proc reads instead of a scan."""
+    from . import procscan
+
+    if not identity.alive():
+        return False
+    argv = procscan.arguments(identity.pid)
+    return bool(argv) and _belongs(argv, os.path.normpath(ducc_home), (component,)) and \
+        identity.alive()
 
 
 class DuccEnvironment:
@@ -123,6 +135,8 @@ class DuccEnvironment:
         self.script = os.path.join(self.home, "admin", "ducc.py")
 
     def validate(self):
+        from ocfpy.nodecheck import require_directory, require_user
+
         require_directory(self.home, "ducc_home")
         if not (os.path.isfile(self.script) and os.access(self.script, os.X_OK)):
             raise OCFError(OCF.ERR_INSTALLED, f"{self.script} is not an executable here")

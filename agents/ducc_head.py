@@ -372,21 +372,21 @@ class DuccHeadAgent(Agent):
 
     def _announce_vip(self):
         """Gratuitous ARP so that neighbours forget the old master's MAC (as IPaddr2 does)."""
-        import subprocess
+        from ocfpy.command import SpawnError, run
 
         if ":" in self.params.vip or not os.access(SEND_ARP, os.X_OK):
             return
         argv = [SEND_ARP, "-i", "100", "-r", "3", self.params.vip_interface, self.params.vip,
                 "auto", "not_used", "not_used"]
         try:
-            done = subprocess.run(argv, capture_output=True, text=True,
-                                  timeout=max(0.5, min(5.0, self.remaining() / 2)))
-        except (OSError, subprocess.TimeoutExpired) as exc:
+            finished = run(argv, timeout=max(0.5, min(5.0, self.remaining() / 2)),
+                           env=dict(self.request.environ))
+        except SpawnError as exc:
             self.log.warning(f"send_arp for {self.params.vip} failed: {exc}")
             return
-        if done.returncode != 0:
-            self.log.warning(f"send_arp for {self.params.vip} exited {done.returncode}: "
-                             f"{done.stderr.strip()}")
+        if finished.status != 0:
+            said = f": {finished.gist}" if finished.gist else ""
+            self.log.warning(f"send_arp for {self.params.vip} {finished.how}{said}")
 
     def _drop_vip(self):
         """Remove the VIP only if this agent added it."""

@@ -17,7 +17,6 @@ from ocfpy import pidfile
 from ocfpy.agent import Agent
 from ocfpy.codes import OCF, OCFError
 from ocfpy.identity import Identity, read_stat
-from ocfpy.nodecheck import require_user
 from ocfpy.numbers import PACEMAKER_MAX_MS, PACEMAKER_MAX_S
 from ocfpy.params import Parameter, absolute_path, command_line, environment_assignments
 from ocfpy.service import PidfileService, default_pidfile
@@ -283,6 +282,8 @@ class EpicsIocAgent(Agent):
     def validate(self):
         import os
 
+        from ocfpy.nodecheck import require_user
+
         env = self._environment()
         self._argv(env)
         if self.params.ioc_command:
@@ -516,15 +517,23 @@ class EpicsIocAgent(Agent):
     def _check_boot_health(self):
         """Depth 20: a boot directory that stops answering marks this node unhealthy for the
         IOC (agents.bootwatch) and leaves the running IOC alone; Pacemaker's node health moves
-        it. Without a cluster to tell (attrd_updater fails) the monitor fails instead."""
-        from ocfpy.agents.bootwatch import GREEN, RED, BootWatch, set_health
+        it. Without a cluster to tell (not run by Pacemaker, or attrd_updater fails) the monitor
+        fails instead."""
+        from ocfpy.agents.bootwatch import GREEN, RED, BootWatch
 
         watch = BootWatch(self.service.path, self.request.instance, self.log)
         checks = [("list", self.params.boot_dir), ("read", self._startup_path())]
         healthy, why = watch.check(checks, min(self.params.boot_timeout / 1000.0,
                                                max(0.1, self.remaining() / 2)))
-        problem = set_health(watch.attribute, GREEN if healthy else RED,
-                             timeout=max(0.5, self.remaining() / 2))
+        if "OCF_RESKEY_crm_feature_set" not in self.request.environ:
+            # Not run by Pacemaker (ocf-tester, a shell): no cluster to tell, so no
+            # attrd_updater; an unhealthy boot directory fails the monitor itself.
+            if not healthy:
+                raise OCFError(OCF.ERR_GENERIC, why)
+            return
+        problem = watch.report(GREEN if healthy else RED,
+                               interval=self.request.interval_ms / 1000.0,
+                               timeout=max(0.5, self.remaining() / 2))
         if healthy:
             if problem:
                 self.log.warning(f"cannot mark the node healthy ({watch.attribute}): {problem}")

@@ -34,15 +34,18 @@ def with_environment(name, value):
     return found
 
 
+def arguments(pid):
+    """The argv (list of str) of process `pid`; [] for a kernel thread or a process gone."""
+    raw = _read(f"/proc/{pid}/cmdline")
+    return raw.rstrip(b"\0").decode("utf-8", "replace").split("\0") if raw else []
+
+
 def with_arguments(predicate):
     """(Identity, argv) of live processes whose argv (list of str) satisfies `predicate`."""
     found = []
     for pid in pids():
-        raw = _read(f"/proc/{pid}/cmdline")
-        if not raw:
-            continue
-        argv = raw.rstrip(b"\0").decode("utf-8", "replace").split("\0")
-        if predicate(argv):
+        argv = arguments(pid)
+        if argv and predicate(argv):
             identity = Identity.of(pid)
             if identity is not None:
                 found.append((identity, argv))

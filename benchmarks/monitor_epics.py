@@ -8,7 +8,10 @@ runs every command N times interleaved so machine noise hits all alike, and prin
 and CPU time per call with the ratios to both references and the targets (budget.py): every
 monitor at every depth <= 1.0x `python3 -c pass`, depth 0 <= 0.65x. epics-ioc depth 10 reads
 the heartbeat and the pid PV over Channel Access (ocfpy.ca); depth 20 also probes the boot
-directory; the archiver's depths are HTTP round trips to the stand-in (and a storage probe).
+directory (run by hand, as here, it tells no attrd; under Pacemaker it runs attrd_updater only
+when the node's health value changes or its last assertion is old: agents/bootwatch.py, so a
+steady monitor adds two small file reads to what is measured here); the archiver's depths
+are HTTP round trips to the stand-in (and a storage probe).
 Usage: benchmarks/monitor_epics.py [N] (root; agents installed: dev/reinstall.sh).
 """
 
@@ -74,7 +77,7 @@ def main():
         for level in levels:
             label = {("daemon", 10): " (monitor_command /bin/true)",
                      ("epics-ioc", 10): " (CA: heartbeat + pid)",
-                     ("epics-ioc", 20): " (CA + boot dir)", ("archiver", 0): " (HTTP)",
+                     ("epics-ioc", 20): " (CA + boot dir, by hand)", ("archiver", 0): " (HTTP)",
                      ("archiver", 20): " (HTTP + storage)"}.get((name, level), "")
             cases[f"{name} monitor depth {level}{label}"] = (
                 [f"{AGENTS}/{name}", "monitor"], dict(env, OCF_CHECK_LEVEL=str(level)), level)

@@ -40,6 +40,23 @@ UNLOCKED_ACTIONS = frozenset(("validate-all",))
 RUNNING = frozenset((OCF.SUCCESS, OCF.RUNNING_PROMOTED, OCF.DEGRADED, OCF.DEGRADED_PROMOTED))
 
 
+def exit_process(code):
+    """End the agent's process with `code` once its output is flushed (the entry scripts that
+    ocfpy.install writes end this way).
+
+    Nothing is left for the interpreter's teardown to do that the kernel does not: every file
+    an agent opens is closed when its action ends, it registers no exit handlers and runs no
+    threads. The teardown would still free every object one by one and collect garbage a last
+    time, about 1.2 ms, a tenth of `python3 -c pass`, on every monitor; os._exit skips it.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):   # a reader gone, a stream closed: the code stands
+            pass
+    os._exit(code)
+
+
 class Agent:
     name = ""
     version = __version__

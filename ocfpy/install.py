@@ -4,7 +4,8 @@ Each agent is a tiny script whose interpreter runs isolated (-I -S): no site-pac
 no .pth files, which halves interpreter start-up on the monitor path. The script therefore names
 the directories itself: the one that holds the ocfpy package (site-packages for a regular
 install, the checkout for an editable one) and, when it differs, the one that holds ocfpy's
-dependencies (the installing interpreter's site-packages).
+dependencies (the installing interpreter's site-packages). The agent's process ends through
+ocfpy.agent.exit_process, without the interpreter's teardown.
 """
 
 import argparse
@@ -22,7 +23,8 @@ TEMPLATE = """#!{python} -IS
 import sys
 sys.path[:0] = {paths!r}
 from {module} import {attribute} as agent
-sys.exit(agent.main())
+from ocfpy.agent import exit_process
+exit_process(agent.main())
 """
 
 

@@ -1,41 +1,27 @@
 """Starting a service detached from the agent, and stopping it with escalation.
 
-Only start and stop use this module (it imports subprocess and signal); the monitor path reads
-/proc through ocfpy.identity alone.
+Only start and stop use this module (it imports signal); programs are started by ocfpy.command
+(no subprocess module anywhere on an agent's path), and the monitor path reads /proc through
+ocfpy.identity alone.
 """
 
 import os
 import signal
-import subprocess
 import time
 
+from . import command
+from .command import OUTPUT_BYTES, OUTPUT_LINES, SpawnError, last_lines
 from .identity import Identity, all_stats, boot_id, read_stat
 
-
-class SpawnError(Exception):
-    """The command could not be executed (missing binary, bad user, unusable cwd or log)."""
-
-
-def _user_settings(user):
-    import pwd
-
-    try:
-        entry = pwd.getpwnam(user)
-    except KeyError:
-        raise SpawnError(f"user {user!r} does not exist on this node") from None
-    return {
-        "user": entry.pw_uid,
-        "group": entry.pw_gid,
-        "extra_groups": os.getgrouplist(user, entry.pw_gid),
-        "home": entry.pw_dir,
-    }
+__all__ = ("SpawnError", "spawn", "terminate", "run_to_completion", "cannot_obey",
+           "session_members", "log_tail", "STOPPED_GRACE")
 
 
 def spawn(argv, *, cwd="/", umask=0o022, user="", env=None, logfile="/dev/null"):
-    """Run argv as a daemon in its own session; return (Identity, Popen).
+    """Run argv as a daemon in its own session; return (Identity, ocfpy.command.Child).
 
-    The Popen object lets the caller see an early exit status while the agent still runs; once
-    the agent exits the daemon is reparented and lives on by itself.
+    The Child lets the caller see an early exit status while the agent still runs; once the
+    agent exits the daemon is reparented and lives on by itself.
     """
     log_fd = _open_log(logfile, user)
     try:
@@ -45,25 +31,9 @@ def spawn(argv, *, cwd="/", umask=0o022, user="", env=None, logfile="/dev/null")
 
 
 def _start(argv, *, cwd, umask, user, env, output):
-    """Popen argv in its own session as `user` (empty: ours), in `cwd`, with exactly `env`
-    (plus HOME, USER and LOGNAME of the user), stdout and stderr to the descriptor `output`.
-    Returns (Identity, Popen); SpawnError when it cannot be run."""
-    env = dict(env or {})
-    kwargs = {}
-    if user:
-        settings = _user_settings(user)
-        env.setdefault("HOME", settings.pop("home"))
-        env.setdefault("USER", user)
-        env.setdefault("LOGNAME", user)
-        kwargs.update(settings)
-    try:
-        child = subprocess.Popen(
-            argv, cwd=cwd, env=env, umask=umask, start_new_session=True, close_fds=True,
-            stdin=subprocess.DEVNULL, stdout=output, stderr=output, **kwargs,
-        )
-    except (OSError, subprocess.SubprocessError) as exc:
-        what = getattr(exc, "strerror", None) or str(exc)
-        raise SpawnError(f"cannot run {argv[0]}: {what}") from None
+    """Start argv in its own session (ocfpy.command.start): (Identity, Child); SpawnError when
+    it cannot be run."""
+    child = command.start(argv, output=output, cwd=cwd, umask=umask, user=user, env=env)
     identity = Identity.of(child.pid)
     if identity is None:  # exited already; keep its pid so the caller can report the status
         identity = Identity(child.pid, 0, "")
@@ -208,29 +178,16 @@ def run_to_completion(argv, *, timeout, log, **spawn_options):
     if status is None:
         terminate(identity, kill_at=time.monotonic() + 1.0, give_up_at=time.monotonic() + 2.0,
                   log=log)
-        child.wait()
+        child.wait(command.REAP_GRACE)
     lines = log_tail(logfile, since) if since is not None else []
     if status != 0:
         _log_output(log, argv, lines)
     return status, lines
 
 
-# How much of a helper's output is kept: what the agent's log shows of a failed command.
-OUTPUT_LINES = 10
-OUTPUT_BYTES = 8192
-LINE_WIDTH = 300
-
-
 def _log_output(log, argv, lines):
     for line in lines:
         log.warning(f"{os.path.basename(argv[0])}: {line}")
-
-
-def last_lines(data, count=OUTPUT_LINES):
-    """The last `count` non-empty lines of `data` (bytes), each cut to LINE_WIDTH characters."""
-    text = data.decode("utf-8", "replace")
-    lines = [line.strip()[:LINE_WIDTH] for line in text.splitlines() if line.strip()]
-    return lines[-count:]
 
 
 def _regular_size(path):
@@ -268,80 +225,3 @@ def log_tail(path, since, count=OUTPUT_LINES):
     finally:
         os.close(fd)
     return last_lines(data, count)
-
-
-class Finished:
-    """How a command run by run_command ended: `status` (negative: killed by that signal; None:
-    overran its time and was killed) and its last output `lines`."""
-
-    __slots__ = ("status", "lines")
-
-    def __init__(self, status, lines):
-        self.status, self.lines = status, lines
-
-    @property
-    def how(self):
-        if self.status is None:
-            return "did not finish in time and was killed"
-        if self.status < 0:
-            return f"was killed by signal {-self.status}"
-        return f"exited with {self.status}"
-
-    @property
-    def gist(self):
-        """The essential part of its output for an exit reason: its last line, or ''."""
-        return self.lines[-1][:200] if self.lines else ""
-
-
-def run_command(argv, *, timeout, log, cwd="/", umask=0o022, user="", env=None):
-    """Run a short command for a service (a health check) and wait for it: a Finished.
-
-    It runs as `user`, in `cwd`, with exactly `env`, in its own session, for at most `timeout`
-    seconds; stdout and stderr go through one pipe of which the last OUTPUT_BYTES are kept.
-    When it has exited or overrun, whatever is left in its session is killed, so a background
-    process can neither hold the pipe nor outlive the check. SpawnError when it cannot run.
-    """
-    import select
-
-    read_end, write_end = os.pipe2(os.O_CLOEXEC)
-    try:
-        identity, child = _start(argv, cwd=cwd, umask=umask, user=user, env=env,
-                                 output=write_end)
-    except BaseException:
-        os.close(read_end)
-        raise
-    finally:
-        os.close(write_end)
-    until = time.monotonic() + max(0.0, timeout)
-    kept = bytearray()
-    try:
-        while True:
-            left = until - time.monotonic()
-            if left <= 0:
-                break
-            ready, _, _ = select.select([read_end], [], [], min(left, 0.1))
-            if ready:
-                chunk = os.read(read_end, 65536)
-                if not chunk:
-                    break  # every writer is gone
-                kept += chunk
-                del kept[:-OUTPUT_BYTES]
-            elif child.poll() is not None:
-                break  # it exited; something it left in its session holds the pipe
-    finally:
-        os.close(read_end)
-    try:  # the end of its output comes a moment before its exit status
-        status = child.wait(timeout=max(0.0, until - time.monotonic()))
-    except subprocess.TimeoutExpired:
-        status = None
-    now = time.monotonic()
-    left_over = terminate(identity, kill_at=now + 0.5, give_up_at=now + 1.0, log=log)
-    if left_over:
-        log.warning(f"{argv[0]}: processes {left_over} survived SIGKILL")
-    if status is None:
-        child.wait()
-    finished = Finished(status, last_lines(bytes(kept)))
-    say = log.debug if status == 0 else log.warning
-    for line in finished.lines:
-        say(f"{os.path.basename(argv[0])}: {line}")
-    return finished

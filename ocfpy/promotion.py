@@ -1,22 +1,21 @@
 """Promotion scores through crm_attribute --promotion: the instance with the highest score is
 promoted. Outside a cluster (ocf-tester) crm_attribute fails; that is logged, not fatal."""
 
-import subprocess
-
 
 def _crm_attribute(args, request, log):
+    from .command import SpawnError, run
+
     timeout = max(1.0, min(10.0, request.timeout_ms / 1000.0 / 2))
+    what = f"crm_attribute --promotion {' '.join(args)}"
     try:
-        done = subprocess.run(
-            ["crm_attribute", "--promotion", *args], capture_output=True, text=True,
-            timeout=timeout, env=request.environ,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        log.warning(f"crm_attribute --promotion {' '.join(args)} failed: {exc}")
+        finished = run(["crm_attribute", "--promotion", *args], timeout=timeout,
+                       env=dict(request.environ))
+    except SpawnError as exc:
+        log.warning(f"{what} failed: {exc}")
         return False
-    if done.returncode != 0:
-        log.warning(f"crm_attribute --promotion {' '.join(args)} exited {done.returncode}: "
-                    f"{done.stderr.strip()}")
+    if finished.status != 0:
+        said = f": {finished.gist}" if finished.gist else ""
+        log.warning(f"{what} {finished.how}{said}")
         return False
     return True
 

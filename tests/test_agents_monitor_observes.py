@@ -28,9 +28,11 @@ ACTING_NAMES = frozenset(("stop", "terminate", "_abandon", "stop_all", "remove",
 # Functions that kill or delete only what the monitor itself made: the child that probes a file
 # system (and its scratch file), the depth-20 boot-directory probe of an IOC (its one probe
 # process and that probe's state files), the attrd_updater that reports node health, the
-# health-check command and its session. Not walked into.
+# health-check command and its session, the record of the last health assertion. Not walked
+# into.
 OWN_PROBES = frozenset(("ocfpy.agents.fsprobe.probe", "ocfpy.agents.bootwatch.BootWatch.check",
-                        "ocfpy.agents.bootwatch.set_health", "ocfpy.process.run_command"))
+                        "ocfpy.agents.bootwatch.BootWatch.report",
+                        "ocfpy.agents.bootwatch.set_health", "ocfpy.command.run"))
 # Receivers whose type the walk cannot see (a loop variable, a dict value) are looked up here.
 HELPER_CLASSES = ("ocfpy.service.PidfileService", "ocfpy.agents.ducc_head.StateFile",
                   "ocfpy.agents.ducc_env.DuccEnvironment", "ocfpy.agents.acs_env.AcsEnvironment",

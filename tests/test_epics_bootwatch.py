@@ -2,7 +2,8 @@
 one probe per resource at most, never waited for past the deadline, accounted for when it
 returns, and re-checking a directory that failed until it answers. Real files, a real FIFO
 (opening it blocks, as a stale NFS read does); no cluster, so the health attribute cannot be
-set here (tests/test_cluster_stale_mount.py does that)."""
+set here (tests/test_cluster_stale_mount.py does that, and test_cluster_health_record.py shows
+when it is asserted again)."""
 
 import os
 import time
@@ -104,3 +105,14 @@ def test_a_monitor_checks_afresh_instead_of_waiting_for_a_recheck(watch, tmp_pat
     (boot / "st.cmd").write_text("x")
     assert watch.check(_checks(boot), 1.0) == (True, "")   # not 60 s later
     assert not sleeping.alive() and _probe(watch) is None
+
+
+def test_outside_pacemaker_there_is_no_attrd_and_nothing_is_recorded(watch):
+    """Run by the test (not by pacemaker-execd) no attrd is found, and the real attrd_updater
+    cannot reach one: report says why, and records no assertion, so the next monitor tries
+    again rather than trusting a value attrd never took."""
+    assert bootwatch.attrd_identity() == ""
+    problem = watch.report(bootwatch.GREEN, interval=10.0, timeout=5.0)
+    assert problem.startswith("attrd_updater exited with "), problem
+    assert not os.path.exists(watch.health_path)
+    assert watch._asserted() == {}
