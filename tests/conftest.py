@@ -18,6 +18,7 @@ but each has its own /run, /dev/shm, /etc/corosync, /var/lib/pacemaker and netwo
 import os
 import shutil
 import subprocess
+import time
 
 import pytest
 from ocfrun import AGENT_DIR, PYTHON, REPO
@@ -104,7 +105,14 @@ def pytest_sessionfinish(session, exitstatus):
     for cluster in _clusters.values():
         cluster.stop()
     _clusters.clear()
+    # A process SIGKILLed with its namespace is gone once the kernel has finished its exit,
+    # which a process blocked in a filesystem (the stale-mount tests' FUSE) finishes late: a
+    # leftover is what is still there after that.
+    deadline = time.monotonic() + 20
     left = leftovers()
+    while left and time.monotonic() < deadline:
+        time.sleep(0.5)
+        left = leftovers()
     if left:
         print("\nocfpy.testbed: test clusters left behind:\n  " + "\n  ".join(left))
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
