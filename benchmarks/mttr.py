@@ -5,7 +5,7 @@
 
 (VENV: the virtual environment dev/bootstrap.sh made, which has this checkout installed.)
 
-Each scenario runs `ocfgen drill` (ocfpy.generators.drill) --runs times against a resource of
+Each scenario runs `ocfgen drill` (ocfpy.generators.live.drill) --runs times against a resource of
 the daemon agent (ocfpy.testbed.services) and prints the median time until Pacemaker reports it
 running again, next to the target and their ratio (< 1 meets it):
 - killed service: monitor interval + 1 s (issue 3);
@@ -31,7 +31,7 @@ import statistics
 import sys
 import time
 
-from ocfpy.generators.drill import run_drill
+from ocfpy.generators.live.drill import run_drill
 from ocfpy.testbed import Cluster, services
 
 

@@ -3,7 +3,7 @@
 resource-agents ships one page per agent in section 7, `ocf_heartbeat_<agent>(7)`; ocfpy's are
 `ocf_ocfpy_<agent>(7)`, written from each agent's parameter and action declarations, so a page
 cannot say anything the meta-data does not. `write_pages(directory)` writes them all (the RPM
-build does; `ocfgen`'s page comes from generators/manpage.py).
+build does; `ocfgen`'s page comes from generators/cli/manpage.py).
 """
 
 import gzip

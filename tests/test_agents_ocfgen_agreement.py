@@ -212,7 +212,7 @@ def test_description_values_are_type_checked_and_located(tmp_path, value, declar
 
 
 # The same agreement over generated parameter sets: the agent (in this process) against the
-# description reader `ocfgen check` runs (ocfpy.generators.description.loads).
+# description reader `ocfgen check` runs (ocfpy.generators.load.description.loads).
 CIB_TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=30)
 
 
@@ -220,7 +220,7 @@ CIB_TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=30
 def test_agent_and_ocfgen_agree_on_generated_sets(agent, tmp_path):
     import test_agents_param_fuzz as fuzz
 
-    from ocfpy.generators.description import DescriptionError, loads
+    from ocfpy.generators.load.description import DescriptionError, loads
 
     cls = catalogue.load(agent)
     scratch = fuzz.Scratch()

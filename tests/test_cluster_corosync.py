@@ -1,19 +1,17 @@
-"""ocfpy.generators.corosync: corosync.conf checked by the real `corosync -t`, and the authkey."""
+"""ocfpy.generators.render.corosync: corosync.conf checked by the real `corosync -t`, and the authkey."""
 
 import os
 import stat
 
 import pytest
 
-from ocfpy.generators.corosync import (
-    CorosyncCluster,
+from ocfpy.generators.cli.corosync import verify_on_node
+from ocfpy.generators.model.corosync import CorosyncCluster, CorosyncNode, QuorumDevice
+from ocfpy.generators.render.corosync import (
     CorosyncConfigError,
-    CorosyncNode,
-    QuorumDevice,
     render,
     write_authkey,
 )
-from ocfpy.generators.corosync_cli import verify_on_node
 
 # corosync and unshare come with dev/bootstrap.sh: without them these tests fail, not skip.
 needs_corosync = pytest.mark.skipif(os.geteuid() != 0,

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from ocfpy.generators.drill import DrillError, run_drill
+from ocfpy.generators.live.drill import DrillError, run_drill
 from ocfpy.testbed import services
 
 pytestmark = pytest.mark.cluster

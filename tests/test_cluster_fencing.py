@@ -9,7 +9,7 @@ import time
 import pytest
 from ocfrun import OCFGEN
 
-from ocfpy.generators.description_nodes import TWO_NODE_DELAY
+from ocfpy.generators.load.nodes import TWO_NODE_DELAY
 from ocfpy.testbed import cluster as testbed
 
 # ---- ocfgen check: an unfenceable cluster is refused, located, exit 2 --------------------------
@@ -306,7 +306,7 @@ def test_two_nodes_get_a_fence_delay_and_the_wait_for_all_warning(tmp_path):
         "after both were down a node that comes back alone runs nothing until it sees the "
         "other; to let it start alone set wait_for_all = false (it then fences the other node "
         "first: startup fencing), or set wait_for_all = true to say this is meant")
-    from ocfpy.generators.description import loads
+    from ocfpy.generators.load.description import loads
 
     model = loads(TWO_NODES)
     assert [d.params.get("pcmk_delay_base") for d in model.fence_devices()] == ["10s", None]

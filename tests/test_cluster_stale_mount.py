@@ -21,7 +21,7 @@ from test_epics_ioc import IOC_SCRIPT
 
 HANGFS = os.path.join(REPO, "tests", "peers", "hangfs.py")
 SYSTEM_PYTHON = "/usr/bin/python3"   # Debian's python3-fusepy
-# What ocfgen sets for one IOC with a depth-20 check (generators/description_addresses.py).
+# What ocfgen sets for one IOC with a depth-20 check (generators/load/addresses.py).
 PROPERTIES = {"node-health-strategy": "progressive", "node-health-red": "-1000",
               "node-health-base": "1000"}
 

@@ -341,7 +341,7 @@ def test_replace_all_writes_nothing_when_one_target_is_refused(tmp_path):
 
 
 def test_ocfgen_writer_goes_through_safefile(tmp_path):
-    from ocfpy.generators import output_files
+    from ocfpy.generators.render import output_files
 
     shared = tmp_path / "shared"
     shared.mkdir()

@@ -308,8 +308,9 @@ def test_check_simulate_text_and_graph(built, tmp_path):
 @pytest.mark.parametrize("name", ["acs-alma", "clara-epics", "ducc-heads"])
 def test_corosync_conf_and_cib_name_the_same_nodes(built, name):
     """Issue 9: one description, so corosync.conf and the CIB can never disagree on nodes."""
-    from ocfpy.generators import corosync, description
-    from ocfpy.generators.corosync_map import corosync_cluster
+    from ocfpy.generators.load import description
+    from ocfpy.generators.model.corosync_map import corosync_cluster
+    from ocfpy.generators.render import corosync
 
     model = description.load(built[name][0])
     text = corosync.render(corosync_cluster(model)).text

@@ -1,4 +1,4 @@
-"""`ocfgen check` across resources (generators/crosschecks.py): every message is located at the
+"""`ocfgen check` across resources (generators/verify/crosschecks.py): every message is located at the
 file, line and key it is about. Descriptions are examples/ducc-heads.toml with one change."""
 
 import os

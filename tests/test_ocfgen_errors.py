@@ -197,7 +197,7 @@ def run_ocfgen(args, cwd):
 def check_located(lines, source, context=None):
     """Every line of a refusal is one located error (`source:line:column: `), sorted by place;
     beyond MAX_ERRORS a last line counts the rest."""
-    from ocfpy.generators.description import MAX_ERRORS
+    from ocfpy.generators.load.description import MAX_ERRORS
 
     assert lines, context
     if lines[-1].startswith("... and "):
@@ -494,7 +494,7 @@ def test_the_many_mistakes_description_is_otherwise_sound(tmp_path):
 
 
 def test_errors_beyond_the_cap_are_counted(tmp_path):
-    from ocfpy.generators.description import MAX_ERRORS
+    from ocfpy.generators.load.description import MAX_ERRORS
 
     extra = 7
     options = "".join(f"bogus-option-{n:02} = 1\n" for n in range(MAX_ERRORS + extra))
@@ -723,7 +723,7 @@ def test_mutated_descriptions_build_or_fail_with_located_lines(tmp_path, path, a
     from click.testing import CliRunner
 
     from ocfpy.generators.cli import cli
-    from ocfpy.generators.validate import relaxng
+    from ocfpy.generators.verify.validate import relaxng
 
     text = to_toml(_mutate(VALID, path, action, value))
     import pathlib
@@ -756,7 +756,7 @@ def test_several_mutations_at_once_are_all_refused_located(mutations):
     """Several mistakes at once (each line of to_toml holds a whole section, so errors share
     lines and are sorted by column): the loader returns a cluster or refuses with located,
     sorted lines; no other exception, whatever failed before what."""
-    from ocfpy.generators.description import DescriptionError, loads
+    from ocfpy.generators.load.description import DescriptionError, loads
 
     document = VALID
     for path, action, value in mutations:
@@ -777,7 +777,7 @@ def test_several_mutations_at_once_are_all_refused_located(mutations):
 def test_any_syntax_error_is_placed_without_failing(text):
     """syntax_position reads text tomllib refused (it may hold anything): never an exception
     of its own, and the place is tomllib's."""
-    from ocfpy.generators.tomlpos import syntax_position
+    from ocfpy.generators.load.positions import syntax_position
 
     try:
         tomllib.loads(text)
@@ -804,7 +804,7 @@ def test_warnings_for_settings_that_would_do_nothing(tmp_path):
 def test_key_lines_follow_tables_arrays_and_multiline_values():
     """Where tomlpos finds keys: headers, dotted keys, inline tables, arrays of tables, and
     lines after multi-line strings and arrays."""
-    from ocfpy.generators.tomlpos import dotted, key_lines, key_positions, line_of, position_of
+    from ocfpy.generators.load.positions import dotted, key_lines, key_positions, line_of, position_of
 
     text = (
         '[a]\n'                                   # 1

@@ -1,5 +1,5 @@
 """`ocfgen explain`: the reference of every key, from the declarations the loaders check with
-(generators/keys.py). The keys the loaders accept are compared with the keys explain covers,
+(generators/load/keys.py). The keys the loaders accept are compared with the keys explain covers,
 the committed Markdown page with what the code generates, and each stated secret rule with
 what the checks refuse."""
 
@@ -9,8 +9,11 @@ import subprocess
 import pytest
 from ocfrun import OCFGEN, REPO
 
-from ocfpy.generators import description, description_reader, explain, host_outputs, keys
-from ocfpy.generators.keepalived import KeepalivedError, check_secret
+from ocfpy.generators.load import description, keys
+from ocfpy.generators.load import hosts as host_outputs
+from ocfpy.generators.load import reader as description_reader
+from ocfpy.generators.render import reference as explain
+from ocfpy.generators.render.keepalived import KeepalivedError, check_secret
 
 EXAMPLES = os.path.join(REPO, "examples")
 BMC = 'username = "admin", password_script = "/etc/cluster/ipmi-password"'
@@ -131,7 +134,7 @@ def test_the_markdown_page_is_what_the_code_generates():
     with open(path) as f:
         committed = f.read()
     assert committed == explain.markdown(), (
-        f"{explain.MARKDOWN_PAGE} is not what generators/keys.py declares; regenerate it: "
+        f"{explain.MARKDOWN_PAGE} is not what generators/load/keys.py declares; regenerate it: "
         f"{explain.REGENERATE}")
     done = run("--markdown")
     assert done.returncode == 0 and done.stdout == committed
@@ -180,7 +183,7 @@ def test_the_whole_reference_states_secrets_first_then_every_key():
 
 
 def test_the_man_page_has_the_reference():
-    from ocfpy.generators import manpage
+    from ocfpy.generators.cli import manpage
 
     page = manpage.page()
     assert ".SH SECRETS" in page and ".SH CLUSTER DESCRIPTION" in page

@@ -85,7 +85,7 @@ def test_two_hundred_resources_collapse_to_one_node_per_template(tmp_path):
     assert max(width, height) < 2000, (width, height)
 
 
-# ocfgen simulate --graph: placement before and after a node loss (generators/placement_graph).
+# ocfgen simulate --graph: placement before and after a node loss (generators/render/placement_graph).
 
 MOVES = """[cluster]
 name = "moves"

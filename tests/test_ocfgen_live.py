@@ -193,7 +193,9 @@ def test_unnamed_resources_are_reported_and_go_only_with_prune(tmp_path, offline
 
 def test_a_change_between_read_and_patch_is_refused(tmp_path, offline_cib):
     """Someone changes the configuration after our read (and diff), before our patch."""
-    from ocfpy.generators import cib, description, live
+    from ocfpy.generators.live import live
+    from ocfpy.generators.load import description
+    from ocfpy.generators.render import cib
 
     model = description.load(describe(tmp_path / "small.toml"))
     seen = live.query()
@@ -214,7 +216,9 @@ def test_a_status_change_between_read_and_patch_does_not_stop_the_push(tmp_path,
     """A monitor result or a transient node attribute moves only num_updates: the
     configuration is the one that was read, so the same change is patched onto the new
     version; the status change stays."""
-    from ocfpy.generators import cib, description, live
+    from ocfpy.generators.live import live
+    from ocfpy.generators.load import description
+    from ocfpy.generators.render import cib
 
     cibadmin("--create", "--scope", "nodes", "--xml-text", '<node id="1" uname="node1"/>')
     cibadmin("--create", "--scope", "status", "--xml-text",
@@ -414,7 +418,9 @@ def test_push_keeps_every_piece_of_operator_state(tmp_path, cluster1):
 
 CONCURRENT = """
 import subprocess, sys
-from ocfpy.generators import cib, description, live
+from ocfpy.generators.live import live
+from ocfpy.generators.load import description
+from ocfpy.generators.render import cib
 model = description.load(sys.argv[1])
 plan = live.plan(live.query(), cib.render(model), model.digest)
 assert plan.changes

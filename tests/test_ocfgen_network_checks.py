@@ -1,4 +1,4 @@
-"""Network sanity of a description (generators/network_checks.py): every address of a resource
+"""Network sanity of a description (generators/verify/network_checks.py): every address of a resource
 or keepalived instance is on a subnet of the hosts, and one address has one manager. Each
 refusal is a located line, exit 2; the examples pass."""
 

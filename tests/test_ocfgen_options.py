@@ -14,7 +14,7 @@ import subprocess
 import pytest
 from ocfrun import OCFGEN
 
-from ocfpy.generators.clirun import FAILED, CommandFailed
+from ocfpy.generators.errors import FAILED, CommandFailed
 
 pytestmark = pytest.mark.root
 
@@ -111,8 +111,8 @@ def test_keepalived_verify_runs_keepalived_t_as_each_node(site, tmp_path):
 def test_keepalived_checker_reports_what_keepalived_refuses():
     """The checker can fail: a configuration keepalived -t refuses (an unknown keyword, as a
     hand edit would leave) exits 1 with keepalived's own line."""
-    from ocfpy.generators import hostverify
-    from ocfpy.generators.keepalived import VipPair, VrrpPeer
+    from ocfpy.generators.render.keepalived import VipPair, VrrpPeer
+    from ocfpy.generators.verify import hostverify
 
     pair = VipPair("HEAD", 51, "10.213.0.100/24", (VrrpPeer("n1", "eth0", "10.213.0.1", 150),
                                                     VrrpPeer("n2", "eth0", "10.213.0.2", 100)))
@@ -126,7 +126,7 @@ def test_keepalived_checker_reports_what_keepalived_refuses():
 
 
 def test_nft_checker_reports_what_nft_refuses():
-    from ocfpy.generators import hostverify
+    from ocfpy.generators.verify import hostverify
 
     with pytest.raises(CommandFailed) as refused:
         hostverify.nft([("n1.nft", "table inet t {\n  chain c {\n    tcp dport 99999 accept\n"

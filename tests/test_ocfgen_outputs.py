@@ -51,7 +51,7 @@ def test_another_description_is_not_taken_for_output(tmp_path):
 def test_outputs_are_replaced_and_carry_the_marker_toml_cannot_hold(tmp_path):
     import tomllib
 
-    from ocfpy.generators.output_files import MARK
+    from ocfpy.generators.render.output_files import MARK
 
     (tmp_path / "x.toml").write_text(DESCRIPTION)
     assert build(tmp_path, "x.toml", "-o", "cib.xml").returncode == 0

@@ -13,8 +13,8 @@ from ocfrun import OCFGEN, PYTHON
 
 from ocfpy import install
 from ocfpy.alert import ALERT_PATH, record
-from ocfpy.generators.drill import run_drill
-from ocfpy.generators.ophistory import record_drill
+from ocfpy.generators.live.drill import run_drill
+from ocfpy.generators.live.ophistory import record_drill
 from ocfpy.testbed import services
 
 

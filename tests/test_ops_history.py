@@ -1,4 +1,4 @@
-"""The operations history's arithmetic (generators/ophistory.py) on hand-made histories: what
+"""The operations history's arithmetic (generators/live/ophistory.py) on hand-made histories: what
 counts as an incident, its time to recovery, duplicates from several nodes, node loss, drills,
 rollouts and the period."""
 
@@ -7,7 +7,7 @@ import subprocess
 
 from ocfrun import OCFGEN
 
-from ocfpy.generators.ophistory import analyse, load, parse_moment, record
+from ocfpy.generators.live.ophistory import analyse, load, parse_moment, record
 
 
 def _write(path, entries):

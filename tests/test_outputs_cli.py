@@ -112,7 +112,7 @@ def test_bad_host_outputs_are_located(described, tmp_path, hosts, why):
 def test_every_hosts_file_error_is_reported_in_one_run():
     """The hosts file is read as the description is: each item on its own, every error located
     and reported at once, in file order."""
-    from ocfpy.generators import host_outputs
+    from ocfpy.generators.load import hosts as host_outputs
 
     text = ("[units.x]\nuser = 'a'\n"
             "[units.y]\nexec_start = '/bin/true'\n"

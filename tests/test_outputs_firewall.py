@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from ocfpy.generators import firewall as fw
+from ocfpy.generators.render import firewall as fw
 
 pytestmark = pytest.mark.root
 PREFIX = f"ocfk{os.getpid()}"
@@ -209,7 +209,8 @@ def test_every_webapp_port_of_every_appliance_is_open(two_namespaces, tmp_path):
     """Two archiver appliances, the second on 17675-17678: the ruleset ocfgen makes from the
     description lets the other appliance host (the client namespace is node n2) reach all
     eight webapp ports and nothing next to them; clients reach mgmt and retrieval only."""
-    from ocfpy.generators import description, host_outputs
+    from ocfpy.generators.load import description
+    from ocfpy.generators.load import hosts as host_outputs
 
     server, client = two_namespaces
     path = tmp_path / "arch.toml"

@@ -15,7 +15,7 @@ import time
 import pytest
 from ocfrun import run_agent
 
-from ocfpy.generators.keepalived import (
+from ocfpy.generators.render.keepalived import (
     KeepalivedError,
     Layout,
     TrackedAgent,
@@ -24,7 +24,7 @@ from ocfpy.generators.keepalived import (
     check_secret,
     render_node,
 )
-from ocfpy.generators.output_files import write_file
+from ocfpy.generators.render.output_files import write_file
 
 pytestmark = pytest.mark.root
 PREFIX = f"ocfk{os.getpid()}"

@@ -77,9 +77,9 @@ def test_two_packages_with_the_expected_files(built):
         f"/usr/share/man/man7/ocf_ocfpy_{name}.7.gz" for name in catalogue.names()
     } <= node_files
     assert {
-        "/usr/bin/ocfgen", f"{site}/ocfpy/generators/cli.py",
-        f"{site}/ocfpy/generators/templates/service.unit.j2",
-        f"{site}/ocfpy/generators/templates/keepalived.conf.j2",
+        "/usr/bin/ocfgen", f"{site}/ocfpy/generators/cli/main.py",
+        f"{site}/ocfpy/generators/render/templates/service.unit.j2",
+        f"{site}/ocfpy/generators/render/templates/keepalived.conf.j2",
         "/usr/share/man/man8/ocfgen.8.gz", "/usr/share/bash-completion/completions/ocfgen",
         "/usr/share/zsh/site-functions/_ocfgen",
     } <= ocfgen_files

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from ocfpy.generators.units import (
+from ocfpy.generators.render.units import (
     DROPIN_NAME,
     ServiceUnit,
     UnitConflict,

@@ -18,7 +18,7 @@ import shutil
 import sys
 import time
 
-from ocfpy.generators.drill import DrillError, run_drill
+from ocfpy.generators.live.drill import DrillError, run_drill
 
 from . import services
 from .cluster import Cluster, TestbedError, leftovers
@@ -59,7 +59,7 @@ def main(argv=None):
     say(f"== 1. A {args.nodes}-node Corosync + Pacemaker cluster in network namespaces")
     with Cluster(nodes=args.nodes) as cluster:
         say(f"up with quorum and a DC in {cluster.startup_seconds:.1f} s; corosync.conf (made "
-            f"by ocfpy.generators.corosync, authkey 0400 from os.urandom, never shown):")
+            f"by ocfpy.generators.render.corosync, authkey 0400 from os.urandom, never shown):")
         say("    " + cluster.read_file("node1", "/etc/corosync/corosync.conf")
             .replace("\n", "\n    ").rstrip())
         say("fencing: stonith-enabled=true; one fence_ipmilan device per node for its simulated "

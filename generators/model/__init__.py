@@ -1,0 +1,5 @@
+"""Stage 1, the model: takes nothing; gives the checked cluster a description becomes
+(`cluster.Cluster` with its nodes, resources, constraints, corosync settings), corosync's
+input and its rules across a nodelist (`corosync`), and the mapping of the one onto the other
+(`corosync_map`). No I/O.
+"""
