@@ -19,11 +19,6 @@ SHARED = {"errors"}
 # (issue 17 item 6), not a pattern to copy: a new backward import fails the test, and so does
 # an entry here once it is gone (delete it).
 BACKWARD = {
-    # keys.py documents the values the renderers accept with the renderers' own constants and
-    # the defaults of their input dataclasses (keepalived.VipPair, units' SERVICE_TYPES, ...).
-    ("load/keys", "render/firewall"),
-    ("load/keys", "render/keepalived"),
-    ("load/keys", "render/units"),
     # Loading runs the description's cross-checks (every error of a description in one run).
     ("load/description", "verify/crosschecks"),
 }

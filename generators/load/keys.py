@@ -19,9 +19,7 @@ from ocfpy.alert import ALERT_PATH, DEFAULT_LOG
 
 from ..model.cluster import Corosync
 from ..model.corosync import DEFAULT_LOGFILE, QDEVICE_ALGORITHMS
-from ..render import keepalived
-from ..render.firewall import PROTOCOLS
-from ..render.units import RESTART_POLICIES, SERVICE_TYPES
+from ..model.hosts import PROTOCOLS, RESTART_POLICIES, SERVICE_TYPES, TrackedAgent, VipPair
 from . import alerts, remote
 from .values import (
     CLONE_META,
@@ -389,7 +387,7 @@ DESCRIPTION = Document("Cluster description", "read by every ocfgen command that
 )))
 
 
-_TRACK = keepalived.TrackedAgent
+_TRACK = TrackedAgent
 HOSTS = Document("Hosts file", "the TOML file ocfgen units, keepalived and firewall read besides "
                  "the description",
                  Table("the top-level tables of a hosts file", (
@@ -437,9 +435,9 @@ HOSTS = Document("Hosts file", "the TOML file ocfgen units, keepalived and firew
             K("secret_file", "string", "a file holding a VRRPv2 PASS secret (see the secret "
               "rules)", otherwise="VRRPv3 without authentication"),
             K("unicast", "boolean", "advertise to the peer's address, not multicast",
-              default=keepalived.VipPair.unicast),
+              default=VipPair.unicast),
             K("advert_int", "integer", "seconds between advertisements, 1-255",
-              default=keepalived.VipPair.advert_int),
+              default=VipPair.advert_int),
             K("notify_command", "strings", "run after each transition with TYPE NAME STATE "
               "PRIORITY appended; the first word an absolute path", default=[]),
             K("track_interval", "integer", "seconds between track checks",

@@ -19,9 +19,9 @@ from typing import Union
 
 from ocfpy import __version__
 
+from ..model.hosts import PROTOCOLS
 from .output_files import MARK
 
-PROTOCOLS = ("tcp", "udp", "vrrp")
 # corosync 3 with knet: link N listens on UDP 5405 + N unless mcastport is set (totemconfig.c).
 COROSYNC_KNET_PORT = 5405
 PACEMAKER_REMOTE_PORT = 3121

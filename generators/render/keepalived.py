@@ -25,9 +25,10 @@ import ipaddress
 import re
 import shlex
 from dataclasses import dataclass, field
-from typing import Optional
 
 from ocfpy import __version__
+
+from ..model.hosts import TrackedAgent, VipPair, VrrpPeer
 
 # Secrets seen in documentation and defaults; a secret on this list is refused whatever its form.
 WELL_KNOWN_SECRETS = frozenset((
@@ -42,56 +43,6 @@ _IFNAME = re.compile(r"^[A-Za-z0-9_.:-]{1,15}$")
 
 class KeepalivedError(ValueError):
     """A VIP pair that cannot be configured soundly; the message names the field and why."""
-
-
-@dataclass(frozen=True)
-class VrrpPeer:
-    """One node of the pair: its name, the interface carrying VRRP and the VIP, its own address
-    there (the unicast source) and its priority (1-254; the higher one starts as MASTER)."""
-
-    node: str
-    interface: str
-    address: str
-    priority: int
-
-
-@dataclass(frozen=True)
-class TrackedAgent:
-    """The ocfpy agent whose monitor decides whether a node may hold the VIP.
-
-    agent: ocfpy agent type (a catalogue name); instance: OCF_RESOURCE_INSTANCE (the Pacemaker
-    resource id, so pidfile defaults match); params: (name, value) pairs as in the CIB;
-    interval/timeout in seconds; fall/rise as in keepalived; check_level: OCF_CHECK_LEVEL.
-    """
-
-    agent: str
-    instance: str
-    params: tuple[tuple[str, str], ...] = ()
-    interval: int = 5
-    timeout: int = 10
-    fall: int = 2
-    rise: int = 1
-    check_level: int = 0
-
-
-@dataclass(frozen=True)
-class VipPair:
-    """name: the vrrp_instance name; virtual_router_id: 1-255, unique on the segment; vip:
-    "address/prefix"; advert_int: seconds between advertisements; unicast: advertise to the
-    peer's address instead of multicast; secret: None for VRRPv3 without authentication, or the
-    contents of the secret file (VRRPv2 PASS); secret_origin: where that came from, for errors;
-    notify_command: argv run after each transition with TYPE NAME STATE PRIORITY appended."""
-
-    name: str
-    virtual_router_id: int
-    vip: str
-    peers: tuple[VrrpPeer, VrrpPeer]
-    track: Optional[TrackedAgent] = None
-    advert_int: int = 1
-    unicast: bool = True
-    secret: Optional[str] = None
-    secret_origin: str = "the secret file"
-    notify_command: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,9 @@ from dataclasses import dataclass
 
 from ocfpy import __version__
 
+from ..model.hosts import RESTART_POLICIES, SERVICE_TYPES
 from .output_files import MARK
 
-SERVICE_TYPES = ("simple", "exec", "notify", "forking", "oneshot")
-RESTART_POLICIES = ("no", "on-failure", "on-abnormal", "on-abort", "always")
 # Pacemaker (lib/services/systemd.c) writes a runtime drop-in before every start it makes and
 # removes it after a stop. 2.1 names its directory after the agent as written in the CIB plus
 # ".service.d" (systemd:x.service gives x.service.service.d); later releases use the unit name.
