@@ -15,6 +15,7 @@ monitor intervals are. A container start while the services do not answer fails 
 that cause first in its reason.
 """
 
+from ocfpy import wait
 from ocfpy.agent import Agent
 from ocfpy.codes import OCF, OCFError
 from ocfpy.params import Parameter, absolute_path, command_line
@@ -114,7 +115,6 @@ class AcsContainerAgent(Agent):
         return f" (log: {self._logfile()})"
 
     def stop(self):
-        import time
 
         leader = self.service.leader()
         if leader is not None:
@@ -129,9 +129,7 @@ class AcsContainerAgent(Agent):
             argv = ["acsStopContainer", "-b", str(self.acs.instance), self.params.container]
             self.acs.run_before_signals(self, argv, self._logfile(), self.remaining() / 3,
                                         "terminating the container process")
-            until = time.monotonic() + max(0.0, self.remaining() / 3)
-            while leader.alive() and time.monotonic() < until:
-                time.sleep(0.05)
+            wait.within(lambda: not leader.alive(), self.remaining() / 3)
         self.service.terminate(self)
 
     def reload_agent(self):

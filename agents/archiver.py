@@ -9,7 +9,7 @@ folders are per instance, so several appliances ("archivers on demand") share a 
 
 from ocfpy.agent import Agent
 from ocfpy.codes import OCF, OCFError
-from ocfpy.numbers import PACEMAKER_MAX_MS
+from ocfpy.numbers import PACEMAKER_MAX_MS, is_digits
 from ocfpy.params import (
     Parameter,
     ParameterError,
@@ -35,7 +35,7 @@ def _identity(value):
 
 def _host(value):
     parts = value.split(".")
-    if len(parts) != 4 or not all(p.isdigit() and p.isascii() and int(p) < 256 for p in parts):
+    if len(parts) != 4 or not all(is_digits(p) and int(p) < 256 for p in parts):
         raise ValueError(f"must be a numeric IPv4 address, not {value!r}")
 
 

@@ -31,6 +31,8 @@ REASSERT_MAX seconds), so a value changed by anyone else is put right within tha
 import os
 import time
 
+from ocfpy import wait
+
 GREEN, RED = "green", "red"
 RECHECK = 10.0         # seconds between the re-checks of a failed boot directory
 GIVE_UP = 86400.0      # a probe re-checks for a day at most
@@ -66,7 +68,7 @@ def attrd_identity(known=""):
     run by Pacemaker's executor). `known`, an earlier answer, is checked first: while that
     attrd lives this costs one /proc read. attrd is a child of pacemakerd, as the executor
     that runs this agent is."""
-    from ocfpy.identity import read_stat
+    from ocfpy.identity import children, command_name, read_stat
 
     if known:
         pid, _, start = known.partition(":")
@@ -74,15 +76,10 @@ def attrd_identity(known=""):
         if stat is not None and stat.alive and str(stat.start_ticks) == start:
             return known
     executor = read_stat(os.getppid())
-    if executor is None or _command_name(executor.pid) != EXECD:   # (a remote node: no attrd)
+    if executor is None or command_name(executor.pid) != EXECD:   # (a remote node: no attrd)
         return ""
-    try:
-        with open(f"/proc/{executor.ppid}/task/{executor.ppid}/children") as f:
-            siblings = f.read().split()
-    except OSError:
-        return ""
-    for pid in siblings:
-        if _command_name(pid) != ATTRD:
+    for pid in children(executor.ppid):
+        if command_name(pid) != ATTRD:
             continue
         stat = read_stat(pid)
         if stat is not None and stat.alive:
@@ -90,22 +87,14 @@ def attrd_identity(known=""):
     return ""
 
 
-def _command_name(pid):
-    try:
-        with open(f"/proc/{pid}/comm") as f:
-            return f.read().strip()
-    except OSError:
-        return ""
-
-
 def _age(identity):
     """Seconds since the process `identity` started."""
+    from ocfpy.identity import uptime
+
     stat = identity.stat()
     if stat is None:
         return 0.0
-    with open("/proc/uptime") as f:
-        uptime = float(f.read().split()[0])
-    return max(0.0, uptime - stat.start_ticks / os.sysconf("SC_CLK_TCK"))
+    return max(0.0, uptime() - stat.start_ticks / os.sysconf("SC_CLK_TCK"))
 
 
 class BootWatch:
@@ -182,11 +171,11 @@ class BootWatch:
         if problem:
             _remove(self.health_path)
             return problem
-        from ocfpy import pidfile
+        from ocfpy import safefile
 
         record = f"{HEALTH_MARKER}\nvalue={value}\nboot={boot}\nattrd={attrd}\nat={now:.3f}\n"
         try:
-            pidfile.write_atomically(self.health_path, record.encode())
+            safefile.replace(self.health_path, record.encode())
         except OSError as exc:   # asserted all the same: the next monitor asserts it again
             self.log.warning(f"cannot record the health assertion in {self.health_path}: {exc}")
         return ""
@@ -257,10 +246,10 @@ class BootWatch:
         lines = said.decode(errors="replace").split("\n")[:-1]   # the complete ones
         answer = lines[-1] if lines else ""
         if answer == "ok":
-            _reap(pid)
+            wait.reaped(pid, 1.0, 0.002)
             return True, ""
         if ended and not answer.startswith("fail "):
-            status = _reap(pid)
+            status = wait.reaped(pid, 1.0, 0.002)
             if status is not None:   # it died without an answer
                 return False, f"the probe exited with status {os.waitstatus_to_exitcode(status)}"
         self._record(pid)
@@ -300,7 +289,7 @@ class BootWatch:
                 os.dup2(null, fd)
             os.closerange(3, report)
             os.closerange(report + 1, 65536)
-            from ocfpy import pidfile
+            from ocfpy import safefile
             from ocfpy.agents.fsprobe import _check
 
             began, failed = time.monotonic(), False
@@ -315,7 +304,7 @@ class BootWatch:
                 answer = f"fail {problem}" if problem else "ok"
                 late = time.monotonic() >= deadline
                 if problem or late or failed:   # the next monitors read it there
-                    pidfile.write_atomically(self.result_path, f"{answer}\n".encode())
+                    safefile.replace(self.result_path, f"{answer}\n".encode())
                 if not failed:
                     late = not _tell(report, answer) or late
                 if not problem:
@@ -353,19 +342,6 @@ def _tell(fd, line):
         return False
 
 
-def _reap(pid, within=1.0):
-    """The wait status of the child `pid` once it has ended, waiting `within` seconds at most;
-    None when it is still running."""
-    until = time.monotonic() + within
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return status
-        if time.monotonic() >= until:
-            return None
-        time.sleep(0.002)
-
-
 def _end(identity, within=0.2):
     """SIGKILL a probe waiting between re-checks; it is gone at once unless it is inside the
     file system (then it is left alone and stays the one probe)."""
@@ -375,9 +351,7 @@ def _end(identity, within=0.2):
         os.kill(identity.pid, SIGKILL)
     except ProcessLookupError:
         return
-    until = time.monotonic() + within
-    while identity.alive() and time.monotonic() < until:
-        time.sleep(0.005)
+    wait.within(lambda: not identity.alive(), within, 0.005)
 
 
 def _remove(path):

@@ -9,6 +9,7 @@ belongs to this DUCC_HOME when one of its arguments names a path under it.
 
 import os
 
+from ocfpy import wait
 from ocfpy.codes import OCF, OCFError
 from ocfpy.params import Parameter, absolute_path, environment_assignments
 
@@ -116,11 +117,11 @@ def running(ducc_home, components):
 def still_running(ducc_home, component, identity):
     """Whether the process `identity` (found by running() earlier) lives and is still that
     component's daemon: two /proc reads instead of a scan."""
-    from . import procscan
+    from ocfpy.identity import arguments
 
     if not identity.alive():
         return False
-    argv = procscan.arguments(identity.pid)
+    argv = arguments(identity.pid)
     return bool(argv) and _belongs(argv, os.path.normpath(ducc_home), (component,)) and \
         identity.alive()
 
@@ -209,9 +210,7 @@ class DuccEnvironment:
             self.agent.log.info(f"asking DUCC daemons {[i.pid for i in polite]} to shut down "
                                 f"(SIGINT, as stop_ducc does)")
             _signal(polite, signal.SIGINT)
-            until = time.monotonic() + max(0.0, self.agent.remaining()) / 2
-            while any(i.alive() for i in polite) and time.monotonic() < until:
-                time.sleep(0.05)
+            wait.within(lambda: not any(i.alive() for i in polite), self.agent.remaining() / 2)
         left = [identity for identity in daemons if identity.alive()]
         if not left:
             return
@@ -248,8 +247,7 @@ class DuccEnvironment:
             self.agent.log.warning(f"stop_ducc -q {how}{said}; stopping the agent without it")
             return
         self.agent.log.info(f"quiesced the DUCC agent on {node}")
-        while time.monotonic() < until and any(_children(i) for i in agents):
-            time.sleep(0.1)
+        wait.until(lambda: not any(_children(i) for i in agents), until, 0.1)
 
 
 def _children(identity):

@@ -18,6 +18,7 @@ import os
 
 from ocfpy.agent import Agent
 from ocfpy.codes import OCF, OCFError
+from ocfpy.numbers import is_digits
 from ocfpy.params import Parameter, ParameterError
 
 from . import ducc_env
@@ -122,7 +123,7 @@ def _fetch_status(url, timeout):
     scheme, _, rest = url.partition("://")
     hostport, _, path = rest.partition("/")
     host, colon, port = hostport.rpartition(":") if ":" in hostport else (hostport, "", "80")
-    if scheme != "http" or "[" in hostport or not port.isdigit() or not host:
+    if scheme != "http" or "[" in hostport or not is_digits(port) or not host:
         from urllib.request import urlopen
 
         with urlopen(url, timeout=timeout) as reply:
@@ -146,7 +147,7 @@ def _parse_daemons(text):
     recorded = {}
     for item in text.split(","):
         parts = item.split(":")
-        if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+        if len(parts) == 3 and is_digits(parts[1]) and is_digits(parts[2]):
             recorded[parts[0]] = Identity(parts[1], parts[2], "")  # /run does not outlive a boot
     return recorded
 

@@ -13,11 +13,11 @@ deadline, so a stale NFS mount is reported while the IOC still runs rather than 
 restart.
 """
 
-from ocfpy import pidfile
+from ocfpy import pidfile, wait
 from ocfpy.agent import Agent
 from ocfpy.codes import OCF, OCFError
-from ocfpy.identity import Identity, read_stat
-from ocfpy.numbers import PACEMAKER_MAX_MS, PACEMAKER_MAX_S
+from ocfpy.identity import Identity, children, read_stat
+from ocfpy.numbers import PACEMAKER_MAX_MS, PACEMAKER_MAX_S, is_digits
 from ocfpy.params import Parameter, absolute_path, command_line, environment_assignments
 from ocfpy.service import PidfileService, default_pidfile
 
@@ -37,10 +37,10 @@ def parse_console(value):
     host, sep, port = value.rpartition(":")
     if not sep:
         host = "127.0.0.1"
-    if not port.isdigit() or not 0 < int(port) < 65536 or not port.isascii():
+    if not is_digits(port) or not 0 < int(port) < 65536:
         raise ValueError(f"must be PORT, IP:PORT or unix:PATH with a port 1-65535, not {value!r}")
     parts = host.split(".")
-    if len(parts) != 4 or not all(p.isdigit() and p.isascii() and int(p) < 256 for p in parts):
+    if len(parts) != 4 or not all(is_digits(p) and int(p) < 256 for p in parts):
         raise ValueError(f"must bind a numeric IPv4 address (procServ's rule), not {host!r}")
     return "tcp", host, int(port)
 
@@ -49,7 +49,7 @@ def ipv4_address(value):
     """Check an IOC's own address: empty, or a numeric IPv4 address (IPaddr2's ip)."""
     if value:
         parts = value.split(".")
-        if len(parts) != 4 or not all(p.isdigit() and p.isascii() and int(p) < 256
+        if len(parts) != 4 or not all(is_digits(p) and int(p) < 256
                                       for p in parts):
             raise ValueError(f"must be a numeric IPv4 address, not {value!r}")
 
@@ -78,7 +78,7 @@ def server_endpoints(params):
         if given:
             return given
         for variable in variables:
-            if env.get(variable, "").isdigit():
+            if is_digits(env.get(variable, "")):
                 return int(env[variable])
         return default
 
@@ -355,22 +355,20 @@ class EpicsIocAgent(Agent):
         """Find the IOC that procServ forked and record its identity next to the pidfile."""
         import time
 
-        until = min(self.deadline, time.monotonic() + 5.0)
-        while True:
-            children = _children(leader.pid)
-            if children:
-                child = Identity.of(children[0])
-                if child is not None:
-                    pidfile.write(self.child_path, child)
-                    self.log.info(f"IOC {self.params.ioc_name} runs as pid {child.pid} "
-                                  f"under procServ {leader.pid}")
-                    return
-            if not leader.alive():
+        def ioc_child():
+            pids = _children(leader.pid)
+            child = Identity.of(pids[0]) if pids else None
+            if child is None and not leader.alive():
                 raise OCFError(OCF.ERR_GENERIC, f"procServ exited during start{self._log_hint()}")
-            if time.monotonic() >= until:
-                raise OCFError(OCF.ERR_GENERIC,
-                               f"procServ pid {leader.pid} started no IOC child{self._log_hint()}")
-            time.sleep(0.02)
+            return child
+
+        child = wait.until(ioc_child, min(self.deadline, time.monotonic() + 5.0), 0.02)
+        if child is None:
+            raise OCFError(OCF.ERR_GENERIC,
+                           f"procServ pid {leader.pid} started no IOC child{self._log_hint()}")
+        pidfile.write(self.child_path, child)
+        self.log.info(f"IOC {self.params.ioc_name} runs as pid {child.pid} "
+                      f"under procServ {leader.pid}")
 
     def _log_hint(self):
         return f" (console log: {self.params.logfile})" if self.params.logfile else ""
@@ -435,14 +433,21 @@ class EpicsIocAgent(Agent):
         # it, and procServ may then drop the line before the IOC has read it.
         with console:
             began = time.monotonic()
-            heard = 0
-            while any(i.alive() for i in iocs) and time.monotonic() < began + grace:
+            heard, silent = 0, False
+
+            def gone_or_silent():
+                nonlocal heard, silent
+                if not any(i.alive() for i in iocs):
+                    return True
                 heard += _drain(console)
-                if not heard and time.monotonic() > began + CONSOLE_ANSWER:
-                    self.log.warning(f"the IOC console {self.params.console} sent nothing in "
-                                     f"{CONSOLE_ANSWER:.0f}s: straight to signals")
-                    return
-                time.sleep(0.05)
+                silent = not heard and time.monotonic() > began + CONSOLE_ANSWER
+                return silent
+
+            wait.until(gone_or_silent, began + grace, 0.05)
+            if silent:
+                self.log.warning(f"the IOC console {self.params.console} sent nothing in "
+                                 f"{CONSOLE_ANSWER:.0f}s: straight to signals")
+                return
             _drain(console)
         if not any(i.alive() for i in iocs):
             self.log.info(f"IOC {self.params.ioc_name} exited on {self.params.stop_command!r}")
@@ -674,13 +679,8 @@ def _drain(conn):
 
 
 def _children(pid):
-    """Pids of the live children of `pid` (Linux /proc/PID/task/PID/children)."""
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            pids = [int(word) for word in f.read().split()]
-    except (OSError, ValueError):
-        return []
-    return [p for p in pids if _alive(read_stat(p))]
+    """Pids of the live children of `pid`."""
+    return [p for p in children(pid) if _alive(read_stat(p))]
 
 
 def _alive(stat):

@@ -106,12 +106,9 @@ def probe(checks, timeout):
 def _reap_soon(pid, within=0.2):
     """Reap the killed child if it dies within `within` seconds (one blocked in a FIFO or a
     socket dies at once); one stuck in uninterruptible sleep is left to init."""
-    import os
-    import time
+    from ocfpy.wait import reaped
 
-    until = time.monotonic() + within
-    while os.waitpid(pid, os.WNOHANG) == (0, 0) and time.monotonic() < until:
-        time.sleep(0.005)
+    reaped(pid, within)
 
 
 def _lines(output):

@@ -21,7 +21,7 @@ import os
 import sys
 import time
 
-from . import __version__
+from . import __version__, wait
 from .codes import OCF, OCFError, code_name
 from .log import Logger
 from .request import Request
@@ -150,14 +150,9 @@ class Agent:
 
     def wait_for(self, condition, what, interval=0.1, until=None):
         """Poll `condition` until it is true; OCFError(ERR_GENERIC) naming `what` at the deadline."""
-        until = self.deadline if until is None else until
-        while True:
-            if condition():
-                return
-            if time.monotonic() >= until:
-                waited = time.monotonic() - self.began
-                raise OCFError(OCF.ERR_GENERIC, f"timed out after {waited:.1f}s waiting for {what}")
-            time.sleep(max(0.0, min(interval, until - time.monotonic())))
+        if not wait.until(condition, self.deadline if until is None else until, interval):
+            waited = time.monotonic() - self.began
+            raise OCFError(OCF.ERR_GENERIC, f"timed out after {waited:.1f}s waiting for {what}")
 
     def set_promotion_score(self, score):
         from .promotion import set_score
@@ -324,18 +319,19 @@ class Agent:
         """Poll monitor until it reports the service running, leaving time for a clean-up."""
         until = self.deadline - min(5.0, 0.2 * max(0.0, self.deadline - self.began))
         last_reason = "monitor to report it running"
-        while True:
+
+        def running():
+            nonlocal last_reason
             state, reason = self._state()
-            if state in RUNNING:
-                return
             if state == OCF.NOT_RUNNING:
                 raise OCFError(OCF.ERR_GENERIC, f"not running after start{self.start_failure_hint()}")
-            if state != OCF.ERR_GENERIC:
+            if state not in RUNNING and state != OCF.ERR_GENERIC:
                 raise OCFError(state, reason)
             last_reason = reason or last_reason
-            if time.monotonic() >= until:
-                raise OCFError(OCF.ERR_GENERIC, f"start timed out: {last_reason}")
-            time.sleep(min(0.25, max(0.0, until - time.monotonic())))
+            return state in RUNNING
+
+        if not wait.until(running, until, 0.25):
+            raise OCFError(OCF.ERR_GENERIC, f"start timed out: {last_reason}")
 
     def _clean_up_failed_start(self, failure):
         """A failed start leaves nothing behind. The clean-up belongs here, in the start path:

@@ -28,6 +28,8 @@ to alerts).
 import os
 import sys
 
+from .numbers import int_or
+
 DEFAULT_LOG = "/var/log/ocfpy/history.jsonl"
 ALERT_PATH = "/usr/libexec/ocfpy/ocfpy-alert"
 STATE_CHANGES = ("start", "stop", "promote", "demote", "migrate_to", "migrate_from")
@@ -38,18 +40,16 @@ PROBE_RESULTS = (0, 7, 8)  # running, not running, promoted: what a probe may fi
 
 
 def _int(value, default=0):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
+    """The whole number `value` spells (ocfpy.numbers' rule), else `default`."""
+    return int_or(value, default)
 
 
 def _time(env):
     import time
 
-    epoch = env.get("CRM_alert_timestamp_epoch")
-    if epoch and epoch.isdigit():
-        return round(int(epoch) + _int(env.get("CRM_alert_timestamp_usec")) / 1e6, 6)
+    epoch = int_or(env.get("CRM_alert_timestamp_epoch"), None, 0)
+    if epoch is not None:
+        return round(epoch + _int(env.get("CRM_alert_timestamp_usec")) / 1e6, 6)
     return round(time.time(), 6)
 
 

@@ -199,7 +199,9 @@ def _eca_text(status):
 # Where to search.
 
 def _port_of(text, what):
-    if not text.isdigit() or not 0 < int(text) < 65536:
+    from .numbers import is_digits
+
+    if not is_digits(text) or not 0 < int(text) < 65536:
         raise ConfigError(f"{what} {text!r} is not a port from 1 to 65535")
     return int(text)
 

@@ -57,11 +57,10 @@ class Child:
     def wait(self, timeout=None):
         """The exit status, waiting `timeout` seconds at most (None: until it ends); None when
         it is still running then."""
-        until = None if timeout is None else time.monotonic() + timeout
-        while self.poll() is None:
-            if until is not None and time.monotonic() >= until:
-                return None
-            time.sleep(_POLL)
+        from . import wait
+
+        until = float("inf") if timeout is None else time.monotonic() + timeout
+        wait.until(lambda: self.poll() is not None, until, _POLL)
         return self.returncode
 
 
@@ -305,17 +304,10 @@ def _kill_session(leader):
 def _reap(pid, grace):
     """The exit status of the child `pid`, waiting `grace` seconds at most for it to end;
     None when it has not ended by then (it is left to init)."""
-    until = time.monotonic() + grace
-    while True:
-        try:
-            done, status = os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            return None
-        if done:
-            return os.waitstatus_to_exitcode(status)
-        if time.monotonic() >= until:
-            return None
-        time.sleep(_POLL / 2)
+    from .wait import reaped
+
+    status = reaped(pid, grace, _POLL / 2)
+    return None if status is None else os.waitstatus_to_exitcode(status)
 
 
 def last_lines(data, count=OUTPUT_LINES):

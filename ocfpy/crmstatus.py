@@ -73,9 +73,10 @@ class Status:
 
 
 def _interval(text):
-    # "2000ms" in 2.1's crm_mon, plain milliseconds elsewhere.
-    digits = "".join(ch for ch in (text or "0") if ch.isdigit())
-    return int(digits or 0)
+    """Milliseconds: "2000ms" in 2.1's crm_mon, plain "2000" elsewhere; 0 when unreadable."""
+    from .numbers import int_or
+
+    return int_or((text or "0").removesuffix("ms"), 0, 0)
 
 
 def parse(xml_text):

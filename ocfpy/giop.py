@@ -13,6 +13,8 @@ functions that talk (the C module _socket, not socket), so importing this module
 
 import time
 
+from .numbers import is_digits
+
 HERE = "here"
 UNKNOWN = "unknown"
 FORWARD = "forward"
@@ -82,11 +84,6 @@ def _unescape_key(text, url):
     return bytes(out)
 
 
-def _decimal(text):
-    """ASCII digits only: str.isdigit() also accepts '²', which int() refuses."""
-    return text.isascii() and text.isdigit()
-
-
 def _parse_address(text, url):
     if text.startswith("iiop:"):
         text = text[len("iiop:"):]
@@ -99,7 +96,7 @@ def _parse_address(text, url):
     if "@" in text:
         spelled, text = text.split("@", 1)
         major, dot, minor = spelled.partition(".")
-        if not dot or not _decimal(major) or not _decimal(minor):
+        if not dot or not is_digits(major) or not is_digits(minor):
             raise CorbalocError(f"version {spelled!r} in {url!r} is not of the form 1.x")
         version = (int(major), int(minor))
         if version[0] != 1 or version[1] > 3:
@@ -119,7 +116,7 @@ def _parse_address(text, url):
         raise CorbalocError(f"host {host!r} in {url!r} is not a host name or address")
     if port_text == "":
         port = DEFAULT_PORT
-    elif _decimal(port_text) and 0 < int(port_text) < 65536:
+    elif is_digits(port_text) and 0 < int(port_text) < 65536:
         port = int(port_text)
     else:
         raise CorbalocError(f"port {port_text!r} in {url!r} is not a number from 1 to 65535")

@@ -10,6 +10,8 @@ small strict parser. Failures are HTTPFailure (HTTPTimeout for the deadline), on
 
 import time
 
+from .numbers import is_digits
+
 DEFAULT_LIMIT = 1 << 20
 _HEAD_LIMIT = 64 * 1024
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~")
@@ -108,7 +110,7 @@ def _answer(reader, limit):
     head = reader.until(b"\r\n\r\n", _HEAD_LIMIT, "header").decode("latin-1").split("\r\n")
     version, _, rest = head[0].partition(" ")
     code = rest[:3]
-    if not version.startswith("HTTP/1.") or len(code) != 3 or not code.isdigit():
+    if not version.startswith("HTTP/1.") or len(code) != 3 or not is_digits(code):
         raise HTTPFailure(f"sent {head[0][:40]!r}, not an HTTP/1.x status line")
     headers = {}
     for line in head[1:]:
@@ -120,7 +122,7 @@ def _answer(reader, limit):
         body = _chunked(reader, limit)
     elif "content-length" in headers:
         length = headers["content-length"]
-        if not length.isdigit():
+        if not is_digits(length):
             raise HTTPFailure(f"sent Content-Length {length[:20]!r}")
         if int(length) > limit:
             raise HTTPFailure(f"announced a {length}-byte body (limit {limit})")

@@ -3,6 +3,10 @@
 A pid alone is not an identity: after a crash the number can be reused by any other process.
 The start time (in clock ticks since boot) and the boot id together name one process for its
 whole life, so an agent never signals or reports on somebody else's process.
+
+This module is the one reader of /proc for the agents and the testbed: a process's stat,
+command line, environment, command name and children, and the list of every pid. Scans by
+what a process carries (agents/procscan.py) are built on these readers.
 """
 
 import os
@@ -89,12 +93,50 @@ class Identity:
         return f"Identity(pid={self.pid}, start={self.start_ticks})"
 
 
+def pids():
+    """Every pid on this host (the numbered entries of /proc)."""
+    return [int(entry) for entry in os.listdir("/proc") if entry.isdigit() and entry.isascii()]
+
+
 def all_stats():
     """ProcStat of every process on this host (a /proc scan; for stop, not for monitor)."""
-    stats = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            stat = read_stat(entry)
-            if stat is not None:
-                stats.append(stat)
-    return stats
+    stats = (read_stat(pid) for pid in pids())
+    return [stat for stat in stats if stat is not None]
+
+
+def _read(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
+def arguments(pid):
+    """The argv (list of str) of process `pid`; [] for a kernel thread or a process gone."""
+    raw = _read(f"/proc/{int(pid)}/cmdline")
+    return raw.rstrip(b"\0").decode("utf-8", "replace").split("\0") if raw else []
+
+
+def environment(pid):
+    """The environment of process `pid` as a list of b'NAME=value'; [] when unreadable."""
+    return _read(f"/proc/{int(pid)}/environ").split(b"\0")
+
+
+def command_name(pid):
+    """The command name (comm) of process `pid`; '' when there is no such process."""
+    return _read(f"/proc/{int(pid)}/comm").decode("utf-8", "replace").strip()
+
+
+def children(pid):
+    """Pids of the children of `pid` (Linux /proc/PID/task/PID/children); [] when gone."""
+    try:
+        return [int(word) for word in _read(f"/proc/{int(pid)}/task/{int(pid)}/children").split()]
+    except ValueError:
+        return []
+
+
+def uptime():
+    """Seconds since this host booted (/proc/uptime)."""
+    with open("/proc/uptime") as f:
+        return float(f.read().split()[0])

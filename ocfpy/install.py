@@ -13,7 +13,7 @@ import os
 import sys
 
 from . import __version__, catalogue
-from .pidfile import write_atomically
+from .safefile import replace
 
 PROVIDER_DIR = "/usr/lib/ocf/resource.d/ocfpy"
 MARKER = "# ocfpy agent entry point"
@@ -96,7 +96,7 @@ def install(root="/", python=None, site=None, directory=PROVIDER_DIR, names=None
         path = os.path.join(target, name)
         if not _is_ours(path):
             raise InstallError(f"{path} exists and was not written by ocfpy; not replacing it")
-        write_atomically(path, entry_script(name, python, site, deps).encode(), mode=0o755)
+        replace(path, entry_script(name, python, site, deps).encode(), mode=0o755)
         written.append(path)
     return written
 
@@ -115,7 +115,7 @@ def install_alert(root="/", python=None, site=None, path=None, log_dir=LOG_DIR):
     os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
     paths = [site] + ([deps] if deps and deps != site else [])
     script = ALERT_TEMPLATE.format(python=python, marker=MARKER, version=__version__, paths=paths)
-    write_atomically(target, script.encode(), mode=0o755)
+    replace(target, script.encode(), mode=0o755)
     logs = os.path.join(root, log_dir.lstrip("/"))
     os.makedirs(logs, mode=0o750, exist_ok=True)
     if root == "/" and os.geteuid() == 0:

@@ -37,6 +37,13 @@ def parse_int(text, minimum=None, maximum=None):
     return value
 
 
+def is_digits(text):
+    """Whether `text` is one or more ASCII digits and nothing else: the check for a number
+    inside a larger syntax (a port in HOST:PORT, a length in a header), where no blanks or
+    sign belong. str.isdigit() is not it: it also accepts '²', which int() refuses."""
+    return bool(text) and _DIGITS.issuperset(text)
+
+
 def _whole(minimum, maximum):
     both = minimum is not None and maximum is not None
     return f" (the range is {range_text(minimum, maximum)})" if both else ""

@@ -13,6 +13,7 @@ import fcntl
 import os
 import time
 
+from . import wait
 from .codes import OCF, OCFError
 
 POLL = 0.05
@@ -36,18 +37,18 @@ class OperationLock:
             raise OCFError(OCF.ERR_GENERIC, f"cannot open the operation lock {self.path}: "
                                             f"{exc.strerror}") from None
         started = time.monotonic()
-        while True:
-            try:
-                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except BlockingIOError:
-                pass
-            now = time.monotonic()
-            if now >= until:
-                self.release()
-                raise OCFError(OCF.ERR_GENERIC, f"{action}: another operation on this resource "
-                                                f"held {self.path} for {now - started:.1f}s")
-            time.sleep(max(0.0, min(POLL, until - now)))
+        if not wait.until(self._try_lock, until, POLL):
+            self.release()
+            raise OCFError(OCF.ERR_GENERIC, f"{action}: another operation on this resource "
+                                            f"held {self.path} for "
+                                            f"{time.monotonic() - started:.1f}s")
+
+    def _try_lock(self):
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            return False
 
     def _open(self):
         return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)

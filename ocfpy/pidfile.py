@@ -70,15 +70,6 @@ def write(path, identity, trusted=None):
         raise ForeignFileError(_refusal(path, exc)) from None
 
 
-def write_atomically(path, data, mode=0o644):
-    """Put `data` at `path` in one step (ocfpy.safefile.replace): a temporary created
-    exclusively next to it, never through a symlink, fsynced, renamed, the directory fsynced.
-    The caller has already made sure that what is at `path` is its own to replace."""
-    from . import safefile
-
-    safefile.replace(path, data, mode)
-
-
 def remove(path, trusted=None):
     """Delete the pidfile at `path` if it is one of ours; leave anything else alone."""
     from . import safefile

@@ -9,7 +9,7 @@ import os
 import signal
 import time
 
-from . import command
+from . import command, wait
 from .command import OUTPUT_BYTES, OUTPUT_LINES, SpawnError, last_lines
 from .identity import Identity, all_stats, boot_id, read_stat
 
@@ -89,14 +89,15 @@ def _signal_all(pids, signum):
             pass
 
 
+def _left(leader):
+    """Pids of the leader's session still alive (the leader's own when only it is left)."""
+    members = session_members(leader) if _owns_session(leader) else []
+    return members or ([leader.pid] if leader.alive() else [])
+
+
 def _wait_gone(leader, until):
-    while True:
-        members = session_members(leader) if _owns_session(leader) else []
-        if not members and not leader.alive():
-            return []
-        if time.monotonic() >= until:
-            return members or [leader.pid]
-        time.sleep(0.05)
+    wait.until(lambda: not _left(leader), until, 0.05)
+    return _left(leader)
 
 
 def _owns_session(leader):
@@ -171,10 +172,7 @@ def run_to_completion(argv, *, timeout, log, **spawn_options):
     logfile = spawn_options.get("logfile", "/dev/null")
     since = _regular_size(logfile)
     identity, child = spawn(argv, **spawn_options)
-    until = time.monotonic() + max(0.1, timeout)
-    while child.poll() is None and time.monotonic() < until:
-        time.sleep(0.05)
-    status = child.poll()
+    status = child.wait(max(0.1, timeout))
     if status is None:
         terminate(identity, kill_at=time.monotonic() + 1.0, give_up_at=time.monotonic() + 2.0,
                   log=log)

@@ -14,6 +14,8 @@ quotes it word by word.
 import shlex
 import subprocess
 
+from .numbers import is_digits
+
 
 class RunnerError(Exception):
     """The command could not be run at all (not: it ran and failed); one line why."""
@@ -74,7 +76,7 @@ def parse_pids(items):
     pids = {}
     for item in items:
         node, _, pid = item.partition("=")
-        if not node or not pid.isdigit():
+        if not node or not is_digits(pid):
             raise ValueError(f"{item!r} is not NODE=PID")
         pids[node] = int(pid)
     return pids

@@ -8,7 +8,7 @@ it with escalation inside the stop timeout.
 import os
 import time
 
-from . import pidfile
+from . import pidfile, wait
 from .codes import OCF, OCFError
 
 RUN_DIR = "/run/ocfpy"
@@ -130,8 +130,7 @@ class PidfileService:
             self._abandon(agent, identity)
             raise OCFError(OCF.ERR_GENERIC, f"cannot write pidfile {self.path}: {exc}") from None
         settle_until = min(time.monotonic() + settle, agent.deadline)
-        while time.monotonic() < settle_until and child.poll() is None:
-            time.sleep(0.02)
+        wait.until(lambda: child.poll() is not None, settle_until, 0.02)
         status = child.poll()
         if status is not None:
             self._abandon(agent, identity)

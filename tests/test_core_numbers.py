@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from ocfrun import AGENT_DIR, pacemaker_environment, run_agent
 
 from ocfpy import catalogue
-from ocfpy.numbers import PACEMAKER_MAX_MS, PACEMAKER_MAX_S, int_or, parse_int
+from ocfpy.numbers import PACEMAKER_MAX_MS, PACEMAKER_MAX_S, int_or, is_digits, parse_int
 from ocfpy.params import Parameter
 from ocfpy.request import DEFAULT_TIMEOUT_MS, Request
 
@@ -114,3 +114,54 @@ def test_a_400_digit_integer_fails_validate_all_not_a_later_action(tmp_path, nam
     params = {"command": "sleep 60", "pidfile": str(tmp_path / "d.pid"), name: "9" * 400}
     done = run_agent("daemon", "validate-all", "numbers-big", params)
     assert done.rc == 6 and f"parameter '{name}'" in done.reason and "out of range" in done.reason
+
+
+@pytest.mark.parametrize("text, digits", [
+    ("0", True), ("5064", True), ("007", True), ("", False), ("²", False), ("5²", False),
+    ("٣", False), ("+5", False), ("-5", False), (" 5", False), ("5\n", False), ("1_0", False),
+])
+def test_is_digits_is_ascii_digits_only(text, digits):
+    assert is_digits(text) is digits
+
+
+def test_numbers_inside_other_syntax_refuse_unicode_digits_cleanly():
+    from ocfpy import alert, ca, crmstatus, runners
+
+    with pytest.raises(ca.ConfigError, match="not a port"):
+        ca._port_of("5²", "EPICS_CA_SERVER_PORT")
+    with pytest.raises(ValueError, match="is not NODE=PID"):
+        runners.parse_pids(["node1=²"])
+    # An odd alert timestamp falls back to the time of reception, a number all the same.
+    assert isinstance(alert._time({"CRM_alert_timestamp_epoch": "²"}), float)
+    assert alert.record({"CRM_alert_kind": "node", "CRM_alert_timestamp_epoch": "17",
+                         "CRM_alert_timestamp_usec": "٣"})["time"] == 17.0
+    assert crmstatus._interval("2000ms") == 2000 and crmstatus._interval("2000") == 2000
+    assert crmstatus._interval("²ms") == 0 and crmstatus._interval(None) == 0
+
+
+@pytest.mark.parametrize("head", [
+    b"HTTP/1.1 200 OK\r\nContent-Length: \xb2\r\n\r\n",   # '²' in latin-1, as headers are read
+    b"HTTP/1.1 2\xb20 OK\r\nContent-Length: 0\r\n\r\n",
+])
+def test_an_http_peer_sending_unicode_digits_gets_a_clear_failure(head):
+    import socket
+    import threading
+
+    from ocfpy import httpget
+
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def answer():
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(4096)
+            conn.sendall(head)
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(httpget.HTTPFailure, match="sent"):
+            httpget.get("127.0.0.1", listener.getsockname()[1], "/", 10)
+    finally:
+        thread.join(10)
+        listener.close()

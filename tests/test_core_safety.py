@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from ocfpy import install, pidfile
+from ocfpy import install, pidfile, safefile
 from ocfpy.identity import Identity
 
 
@@ -17,18 +17,18 @@ def plant(tmp_path, final):
     return precious
 
 
-def test_write_atomically_never_writes_through_a_planted_symlink(tmp_path):
+def test_safefile_replace_never_writes_through_a_planted_symlink(tmp_path):
     final = tmp_path / "state"
     precious = plant(tmp_path, final)
     with pytest.raises(OSError):
-        pidfile.write_atomically(str(final), b"new\n")
+        safefile.replace(str(final), b"new\n")
     assert precious.read_text() == "precious data\n" and not final.exists()
 
 
-def test_write_atomically_replaces_and_leaves_no_temporary(tmp_path):
+def test_safefile_replace_replaces_and_leaves_no_temporary(tmp_path):
     final = tmp_path / "state"
-    pidfile.write_atomically(str(final), b"one\n")
-    pidfile.write_atomically(str(final), b"two\n", mode=0o600)
+    safefile.replace(str(final), b"one\n")
+    safefile.replace(str(final), b"two\n", mode=0o600)
     assert final.read_text() == "two\n" and os.stat(final).st_mode & 0o777 == 0o600
     assert sorted(os.listdir(tmp_path)) == ["state"]
 

@@ -35,6 +35,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import Optional
 
+from ocfpy import wait
+
 SCENARIOS = ("kill", "hang", "node")
 POLL_SECONDS = 0.1
 COMMAND_SECONDS = 30  # every command the drill runs is bounded
@@ -181,23 +183,25 @@ def _failures(status, resource):
 
 def _wait_recovered(cluster, resource, before, timeout, on=None, away_from=None):
     """(recovered at, node, fault first seen at) in time.monotonic(); Nones on timeout."""
-    deadline = time.monotonic() + timeout
-    seen = None
-    while time.monotonic() < deadline:
+    seen = []
+
+    def recovered():
         try:
             status = cluster.status(on)
         except _unavailable():  # a node in the middle of losing quorum may not answer
-            status = None
-        if status is not None:
-            where = [n for n in status.where(resource) if n != away_from]
-            if seen is None and (status.nodes.get(away_from) is False if away_from else (
-                    len(where) < len(before.where(resource)) or _failures(status, resource) -
-                    _failures(before, resource))):
-                seen = time.monotonic()
-            if where and status.starts(resource) - before.starts(resource):
-                return time.monotonic(), where[0], seen
-        time.sleep(POLL_SECONDS)
-    return None, None, seen
+            return None
+        where = [n for n in status.where(resource) if n != away_from]
+        if not seen and (status.nodes.get(away_from) is False if away_from else (
+                len(where) < len(before.where(resource)) or _failures(status, resource) -
+                _failures(before, resource))):
+            seen.append(time.monotonic())
+        if where and status.starts(resource) - before.starts(resource):
+            return time.monotonic(), where[0]
+        return None
+
+    done = wait.within(recovered, timeout, POLL_SECONDS)
+    first_seen = seen[0] if seen else None
+    return (*done, first_seen) if done else (None, None, first_seen)
 
 
 def run_drill(cluster, resource, scenario, *, timeout=120.0, pidfile=None, restore=True):

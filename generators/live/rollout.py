@@ -24,6 +24,7 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import dataclass, field
 
+from ocfpy import wait
 from ocfpy.runners import RunnerError
 
 POLL_SECONDS = 1.0
@@ -99,13 +100,14 @@ class Rollout:
         deadline = time.monotonic() + self.timeout
         settle = ["crm_resource", "--wait", f"--timeout={max(1, int(self.timeout))}s"]
         self.control(target, settle, timeout=self.timeout + 30)
-        while True:
-            problem = check(self.snapshot(target))
-            if problem is None:
-                return
-            if time.monotonic() >= deadline:
-                raise RolloutFailed(f"{what} within {self.timeout:.0f} s: {problem}")
-            time.sleep(POLL_SECONDS)
+        problems = []
+
+        def fine():
+            problems.append(check(self.snapshot(target)))
+            return problems[-1] is None
+
+        if not wait.until(fine, deadline, POLL_SECONDS):
+            raise RolloutFailed(f"{what} within {self.timeout:.0f} s: {problems[-1]}")
 
     def standby(self, node, on):
         argv = ["crm_attribute", "--node", node, "--name", "standby", "--update",
