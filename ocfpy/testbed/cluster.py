@@ -53,6 +53,7 @@ import xml.etree.ElementTree as ET
 from typing import Callable, Optional
 
 from .. import crmstatus as crm_status
+from .. import identity
 from ..identity import Identity, all_stats, boot_id
 from . import bmc as bmcs
 
@@ -165,9 +166,7 @@ class _Namespace:
             self.kill()
             raise TestbedError(f"{name}: namespace setup failed: {line or 'no answer'} "
                                f"(see {log_path})")
-        children = f"/proc/{self.unshare.pid}/task/{self.unshare.pid}/children"
-        with open(children) as f:
-            self.pid = int(f.read().split()[0])
+        self.pid = identity.children(self.unshare.pid)[0]
         # Only the namespaces created for it (the hub shares the host's mount namespace).
         self.inodes = [(kind, os.stat(f"/proc/{self.pid}/ns/{kind}").st_ino)
                        for kind in NAMESPACE_KINDS
@@ -931,9 +930,8 @@ def leftovers(cluster=None):
                         cluster is None or key in cluster._inodes):
                     ours = True
             if ours and stat.alive:
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    command = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
-                    found.append(f"process {pid} still running: {command[:120]}")
+                command = " ".join(identity.arguments(pid))
+                found.append(f"process {pid} still running: {command[:120]}")
         except OSError:  # gone meanwhile, or a kernel thread
             continue
     base = tempfile.gettempdir()
