@@ -23,6 +23,8 @@ from dataclasses import asdict, dataclass, field
 
 from lxml import etree
 
+from ..render.cib import Ids
+
 # Meta attributes operators set at run time: a push keeps them unless the description sets them.
 RUNTIME_META = ("target-role", "is-managed", "maintenance")
 # Where ocfgen records which description a cluster runs (crm_config; Pacemaker ignores it).
@@ -110,20 +112,9 @@ def scope_of(configuration):
     return scope
 
 
-class _Ids:
-    """The ids of a tree, to hand out free ones when an element moves into it."""
-
-    def __init__(self, root):
-        self.used = {e.get("id") for e in root.iter() if e.get("id")
-                     and e.tag != "resource_ref"}      # a reference, not an id of its own
-
-    def free(self, wanted):
-        candidate, n = wanted, 0
-        while candidate in self.used:
-            n += 1
-            candidate = f"{wanted}-{n}"
-        self.used.add(candidate)
-        return candidate
+def _ids_of(root):
+    """The ids of a tree (a resource_ref's id is a reference, not an id of its own)."""
+    return {e.get("id") for e in root.iter() if e.get("id") and e.tag != "resource_ref"}
 
 
 def _section(configuration, path):
@@ -209,7 +200,7 @@ def merge(live, desired, scope, prune=False):
     apart something the description does not own.
     """
     new = copy.deepcopy(live)
-    ids = _Ids(new)
+    ids = Ids(_ids_of(new))
     for section, (path, tag, default_id) in NVSECTIONS.items():
         wanted = _nvpairs(_nvsets(desired, section))
         for name in getattr(scope, section):
@@ -289,10 +280,10 @@ def _merge_resources(new, desired, scope, prune):
             order.append(top)
         resources.remove(top)
     order += [rid for rid in wanted if rid not in order]
-    ids = _Ids(new)
+    ids = Ids(_ids_of(new))
     for entry in order:
         if not isinstance(entry, str):
-            ids.used |= _Ids(entry).used
+            ids.used |= _ids_of(entry)
     for entry in order:
         if isinstance(entry, str):
             fresh = copy.deepcopy(wanted[entry])

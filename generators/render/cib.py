@@ -40,20 +40,26 @@ def installed_schema(directory=SCHEMA_DIR):
     return None if best is None else f"pacemaker-{best[0]}.{best[1]}"
 
 
-class _Ids:
-    """Ids handed out while rendering: unique, deterministic (base, base-1, base-2 ...)."""
+class Ids:
+    """Unique, deterministic ids (base, base-1, base-2 ...) among `used`: handed out while
+    rendering, and when ocfgen moves an element into a live CIB (live/ownership.py)."""
 
-    def __init__(self):
-        self.used = set()
+    def __init__(self, used=()):
+        self.used = set(used)
 
     def __call__(self, base):
+        """A free id made of `base`, which is first made a valid XML id."""
         base = re.sub(r"[^A-Za-z0-9_.-]", "_", base)
         if not re.match(r"[A-Za-z_]", base):
             base = "_" + base
-        candidate, n = base, 0
+        return self.free(base)
+
+    def free(self, wanted):
+        """`wanted`, or the first of wanted-1, wanted-2 ... not used yet; now used."""
+        candidate, n = wanted, 0
         while candidate in self.used:
             n += 1
-            candidate = f"{base}-{n}"
+            candidate = f"{wanted}-{n}"
         self.used.add(candidate)
         return candidate
 
@@ -87,7 +93,7 @@ def render(cluster, validate_with=None):
     if version < MIN_SCHEMA:
         raise RenderError(f"{validate_with} predates the Promoted/Unpromoted names; ocfgen needs "
                           f"pacemaker-3.7 or later (Pacemaker 2.1)")
-    ids = _Ids()
+    ids = Ids()
     ids.used |= _model_ids(cluster)
     E = etree.SubElement
 
