@@ -804,7 +804,7 @@ def test_warnings_for_settings_that_would_do_nothing(tmp_path):
 def test_key_lines_follow_tables_arrays_and_multiline_values():
     """Where tomlpos finds keys: headers, dotted keys, inline tables, arrays of tables, and
     lines after multi-line strings and arrays."""
-    from ocfpy.generators.load.positions import dotted, key_lines, key_positions, line_of, position_of
+    from ocfpy.generators.load.positions import dotted, key_positions, line_of, position_of
 
     text = (
         '[a]\n'                                   # 1
@@ -823,16 +823,16 @@ def test_key_lines_follow_tables_arrays_and_multiline_values():
         'x = 3\n'                                 # 14
     )
     assert tomllib.loads(text)["t"][1]["sub"]["x"] == 3
-    lines = key_lines(text)
+    positions = key_positions(text)
+    lines = {path: line for path, (line, _) in positions.items()}
     expected = {("a", "b", "c"): 2, ("a", "s"): 3, ("a", "d", "e"): 5, ("a", "d", "f g", 1): 5,
                 ("t", 0, "u", 0, "v"): 8, ("t", 0, "u", 1): 9, ("t", 1, "w"): 12,
                 ("t", 1, "sub", "x"): 14}
     assert {path: lines.get(path) for path in expected} == expected
-    assert line_of(lines, ("t", 1, "sub", "nothing-here")) == 13
+    assert line_of(positions, ("t", 1, "sub", "nothing-here")) == 13
     assert dotted(("t", 1, "sub", "f g", 0)) == 't[1].sub."f g"[0]'
     # Columns: where the key is written (each part of a dotted key, a header's names), where an
     # array element starts.
-    positions = key_positions(text)
     expected = {("a",): (1, 2), ("a", "b"): (2, 1), ("a", "b", "c"): (2, 3), ("a", "d", "e"): (5, 7),
                 ("a", "d", "f g"): (5, 16), ("a", "d", "f g", 1): (5, 28), ("t", 0): (6, 3),
                 ("t", 0, "u", 1): (9, 3), ("t", 0, "u", 1, "v"): (9, 5), ("t", 1): (11, 3),

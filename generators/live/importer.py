@@ -24,8 +24,9 @@ from ..load.values import (
     OP_DEFAULTS,
     RESOURCE_META,
     RULE_TYPES,
+    is_inline_secret,
 )
-from . import ownership
+from . import history, ownership
 
 # Cluster options Pacemaker maintains (never in a description) and operator state.
 MAINTAINED = ("dc-version", "cluster-infrastructure", "cluster-name", "have-watchdog",
@@ -140,13 +141,6 @@ class _Importer:
         return value
 
     # sections ---------------------------------------------------------------------------------
-    def cluster_name(self):
-        crm = self.conf.find("crm_config")
-        for nv in crm.iterfind("cluster_property_set/nvpair") if crm is not None else ():
-            if nv.get("name") == "cluster-name":
-                return nv.get("value")
-        return None
-
     def properties(self):
         crm = self.conf.find("crm_config")
         out = {}
@@ -327,14 +321,10 @@ class _Importer:
                 params = {k: v for k, (v, _) in self.plain(device, "instance_attributes").items()}
                 if list(params)[-1:] == ["pcmk_host_list"] and params["pcmk_host_list"] == target:
                     del params["pcmk_host_list"]       # the default, added back last
-                for name in params:
-                    if any(w in name.lower() for w in ("password", "passwd", "secret")) and \
-                            not name.endswith("_script"):
-                        self.problem(device, f"inline secret {name!r}: a description names a "
-                                             f"script (password_script) instead")
-                params = {k: v for k, v in params.items() if not (
-                    any(w in k.lower() for w in ("password", "passwd", "secret"))
-                    and not k.endswith("_script"))}
+                for name in [name for name in params if is_inline_secret(name)]:
+                    self.problem(device, f"inline secret {name!r}: a description names a "
+                                         f"script (password_script) instead")
+                    del params[name]
                 if params:
                     spec["params"] = params
                 nodes[target].setdefault("fencing", []).append(spec)
@@ -608,7 +598,7 @@ def import_cib(cib_bytes, fallback_name="imported"):
     if root.tag != "cib" or root.find("configuration") is None:
         raise ImportError_("not a CIB: no <cib><configuration>")
     work = _Importer(root)
-    name = work.cluster_name() or fallback_name
+    name = history.cluster_name(work.conf) or fallback_name
     properties = work.properties()
     rsc_defaults = work.defaults("rsc_defaults", RESOURCE_META)
     op_defaults = work.defaults("op_defaults", OP_DEFAULTS)

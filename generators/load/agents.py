@@ -13,6 +13,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
+from .values import suggest
+
 OCF_ROOT = "/usr/lib/ocf/resource.d"
 PACEMAKER_DAEMONS = "/usr/lib/pacemaker"
 
@@ -289,8 +291,6 @@ def fencer_options():
 def not_installed(standard, provider, agent_type):
     """Why an ocf or stonith agent is not installed on this host (with a did-you-mean among
     the installed ones), or '' when it is (or is of a class that is not looked up here)."""
-    import difflib
-
     if standard not in ("ocf", "stonith"):
         return ""
     source = _agent_file(standard, provider, agent_type)
@@ -307,5 +307,4 @@ def not_installed(standard, provider, agent_type):
         what = (f"unknown agent ocf:{provider}:{agent_type}: no {agent_type} in {directory}"
                 if installed else f"unknown agent ocf:{provider}:{agent_type}: no OCF "
                                   f"provider {provider!r} on this host ({OCF_ROOT})")
-    close = difflib.get_close_matches(agent_type, installed, n=1, cutoff=0.75)
-    return what + (f" (did you mean {close[0]!r}?)" if close else "")
+    return what + suggest(agent_type, installed, cutoff=0.75)

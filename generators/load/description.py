@@ -139,7 +139,6 @@ from .values import (
     PLACEMENT,
     REQUIRES,
     RESOURCE_META,
-    kind,
     suggest,
 )
 
@@ -272,7 +271,7 @@ def read_op_defaults(reader, value):
 def read_corosync(reader, value):
     table = reader.table(("corosync",), value, DESCRIPTION.allowed("corosync"))
     # Without a [corosync] table, corosync's own checks point at [cluster].
-    out = Corosync(origin=reader.where(("corosync",) if ("corosync",) in reader.lines
+    out = Corosync(origin=reader.where(("corosync",) if ("corosync",) in reader.positions
                                        else ("cluster",)))
     path = ("corosync",)
     if "transport" in table:
@@ -294,11 +293,8 @@ def read_corosync(reader, value):
         out.token_coefficient = reader.integer(path + ("token_coefficient",),
                                                table["token_coefficient"], 0, 2**32 - 1)
     if "link_priorities" in table:
-        raw = table["link_priorities"]
-        if not isinstance(raw, list):
-            reader.fail(path + ("link_priorities",), f"must be a list, not {kind(raw)}")
-        out.link_priorities = [reader.integer(path + ("link_priorities", i), v, 0, 255)
-                               for i, v in enumerate(raw)]
+        out.link_priorities = reader.integers(path + ("link_priorities",),
+                                              table["link_priorities"], 0, 255, nonempty=False)
     if "qdevice" in table:
         qpath = path + ("qdevice",)
         qd = reader.table(qpath, table["qdevice"], DESCRIPTION.allowed("corosync.qdevice"))

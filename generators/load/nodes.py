@@ -11,7 +11,7 @@ from ..model.corosync import MAX_NODEID, Nodelist, links_problem, two_node_probl
 from . import resources
 from .keys import DESCRIPTION
 from .positions import dotted, line_of
-from .values import ATTRIBUTE, HOSTNAME, PARAM_NAME, SECRET_WORDS, kind, suggest
+from .values import ATTRIBUTE, HOSTNAME, PARAM_NAME, is_inline_secret, kind, suggest
 
 # Fencing of the first node of a two-node cluster waits this long, so it wins a fence race.
 TWO_NODE_DELAY = "10s"
@@ -96,8 +96,7 @@ def fence_device(reader, where, index, raw, node):
     for key, given in reader.table(where + ("params",), spec.get("params", {})).items():
         ppath = where + ("params", key)
         reader.string(ppath, key, PARAM_NAME, "a parameter name")
-        if any(word in key.lower() for word in SECRET_WORDS) and not key.endswith(
-                "_script"):
+        if is_inline_secret(key):
             reader.fail(ppath, f"inline secret {key!r}: the CIB is copied to every node "
                                f"and into every report; name a script that prints it "
                                f"with password_script instead")
@@ -172,7 +171,7 @@ def fencing_devices(reader, cluster):
     # What failed to read says nothing about fencing: its own errors are reported.
     enabled = enabled and not reader.broken_at(("properties", "stonith-enabled"))
     if enabled and not devices and not reader.broken_at(("nodes",)):
-        reader.fail(("properties",) if ("properties",) in reader.lines else ("nodes",),
+        reader.fail(("properties",) if ("properties",) in reader.positions else ("nodes",),
                     "no node has fencing and stonith-enabled is not false: Pacemaker would "
                     "start nothing; add [[nodes.NAME.fencing]] (or, for a test cluster only, "
                     "stonith-enabled = false)")
@@ -202,7 +201,7 @@ def fencing_devices(reader, cluster):
                 continue
             if bmc in bmcs and bmcs[bmc][0] != node.name:
                 other_node, other_path = bmcs[bmc]
-                line = line_of(reader.lines, other_path)
+                line = line_of(reader.positions, other_path)
                 reader.fail(path + ("params",), f"BMC {bmc[0]} port {bmc[1] or '(default)'} is also the "
                             f"fence device of {other_node} ({dotted(other_path)}"
                             f"{f', line {line}' if line else ''}): one BMC powers one node, "
@@ -236,7 +235,7 @@ def two_nodes(reader, cluster, enabled):
     if enabled and not chosen:
         for device in cluster.nodes[0].fencing:
             device.params["pcmk_delay_base"] = TWO_NODE_DELAY
-    where = ("corosync",) if ("corosync",) in reader.lines else ("nodes",)
+    where = ("corosync",) if ("corosync",) in reader.positions else ("nodes",)
     if corosync.wait_for_all is None and enabled:
         reader.warn(where, "two nodes: corosync's two_node implies wait_for_all, so after "
                            "both were down a node that comes back alone runs nothing until "

@@ -3,7 +3,7 @@
 tomllib returns plain dicts without positions, so error messages find where a key was written
 by scanning the source once: `key_positions(text)` maps every key path (a tuple of keys and
 array indexes, as the parsed document would be indexed) to the (line, column) where it first
-appears; `key_lines(text)` to its line only. The text has already been parsed by tomllib, so
+appears. The text has already been parsed by tomllib, so
 this scanner can be lenient about anything invalid.
 
 The rule for columns (1-based, in characters, as tomllib counts them): the column where the
@@ -11,7 +11,7 @@ key itself is written, also when its value is what is wrong: `c` of `c = 1`, of 
 `[a.c]` or of `{ c = 1 }`; for an array element (`[1, 2]`, or `[[a]]` tables), where the
 element starts (for `[[a]]`, where its name is written in the header).
 
-`syntax_error(exc, text)` places a tomllib syntax error the same way: the line and column
+`syntax_position(exc, text)` places a tomllib syntax error the same way: the line and column
 tomllib gives, and the key path around it (the table of the nearest header above, and the key
 on the error's line if it has one).
 """
@@ -199,18 +199,6 @@ def key_positions(text):
     return _Scanner(text).document()
 
 
-def key_lines(text):
-    """{key path tuple: first line number (1-based)} for every key and array element."""
-    return {path: line for path, (line, _) in key_positions(text).items()}
-
-
-def syntax_error(exc, text):
-    """(line, why) of a tomllib.TOMLDecodeError on `text`: its position taken out of the
-    message, so that the caller can put it first (the end of the text when none is given)."""
-    line, _, _, why = syntax_position(exc, text)
-    return line, why
-
-
 def syntax_position(exc, text):
     """(line, column, key path, why) of a tomllib.TOMLDecodeError on `text`: the position
     tomllib gives (the end of the text when it says "end of document"), the key path around
@@ -260,10 +248,10 @@ def position_of(positions, path):
     return None
 
 
-def line_of(lines, path):
+def line_of(positions, path):
     """The line of `path`, or of its longest prefix that was found; None if none was."""
-    found = position_of(lines, path)
-    return found[0] if isinstance(found, tuple) else found
+    found = position_of(positions, path)
+    return found[0] if found else None
 
 
 def dotted(path):

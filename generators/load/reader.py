@@ -108,7 +108,6 @@ class Reader:
     def __init__(self, source):
         self.source = source
         self.positions = {}       # key path -> (line, column)
-        self.lines = {}           # key path -> line
         self.errors = []          # DescriptionErrors recorded, reported together at the end
         self.broken = set()       # key paths of items whose reading failed
         self.warnings = []
@@ -133,7 +132,6 @@ class Reader:
             raise DescriptionError(self.source, line, path, f"invalid TOML: {why}",
                                    column) from None
         self.positions = key_positions(text)
-        self.lines = {path: line for path, (line, _) in self.positions.items()}
         return doc
 
     def raise_errors(self):

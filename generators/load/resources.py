@@ -377,19 +377,14 @@ def read_groups(reader, value, resources):
             members = reader.strings(path + ("resources",), spec["resources"])
             for index, member in enumerate(members):
                 where = path + ("resources", index)
-                if member not in resources:
-                    reader.fail(where, unknown(member, resources, "resource"))
+                if member not in resources:  # every resource written, read or not
+                    reader.no_such(where, member, resources, "resource", sections=())
                 if member in member_of:
                     reader.fail(where, f"{member!r} is already a member of group {member_of[member]!r}")
                 member_of[member] = gid
             groups.append(Group(gid, members, read_meta(reader, path + ("meta",), spec.get("meta", {}),
                                                         RESOURCE_META), reader.where(path)))
     return groups
-
-
-def unknown(name, known, what="resource"):
-    """Why `name` is refused: no such item (and the nearest known name, if any)."""
-    return f"unknown {what} {name!r}{suggest(name, known)}"
 
 
 def read_clones(reader, value, resources, groups, node_count):

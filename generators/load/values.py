@@ -42,6 +42,11 @@ MANAGED_PROPERTIES = {"dc-version": "is maintained by Pacemaker",
                       "cluster-infrastructure": "is maintained by Pacemaker",
                       "cluster-name": "comes from [cluster] name"}
 SECRET_WORDS = ("password", "passwd", "secret")
+
+
+def is_inline_secret(name):
+    """A parameter that holds a secret itself (a *_script one names a program that prints it)."""
+    return any(word in name.lower() for word in SECRET_WORDS) and not name.endswith("_script")
 # A VRRP secret is 8 characters: a secret file larger than this is not one (nor is /dev/zero).
 SECRET_FILE_MAX = 4096
 
@@ -52,10 +57,10 @@ class Reported(Exception):
     collect() ends the item without recording anything more."""
 
 
-def suggest(name, choices):
+def suggest(name, choices, cutoff=0.6):
     import difflib
 
-    close = difflib.get_close_matches(name, list(choices), n=1)
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=cutoff)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 

@@ -93,7 +93,7 @@ def ducc_head_vips(reader, cluster, primitives):
             for address in addresses:
                 ip = address.params.get("ip", "")
                 vip = head.params.get("vip", "")
-                line = line_of(reader.lines, ("colocation", index))
+                line = line_of(reader.positions, ("colocation", index))
                 where = f"the colocation at line {line}" if line else f"colocation[{index}]"
                 if not vip:
                     reader.warn(("resources", head.id, "params"),
