@@ -20,10 +20,15 @@ NFT = "nft -c -f"
 KEEPALIVED_DIR = "/etc/keepalived"
 
 
-def _run(argv, timeout=120):
+def _must_pass(argv, label, scratch, timeout=120):
+    """Run a checker; CommandFailed naming `label` with what it said (scratch paths cut) when
+    it exits other than 0 or says anything at all."""
     done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
                           stdin=subprocess.DEVNULL)
-    return done.returncode, (done.stdout + done.stderr).strip()
+    output = (done.stdout + done.stderr).strip()
+    if done.returncode or output:
+        raise CommandFailed(FAILED, f"{label}: "
+                                    f"{output.replace(scratch + '/', '') or f'exit {done.returncode}'}")
 
 
 def _missing(*tools):
@@ -62,11 +67,8 @@ def units(files):
         for path in sorted(set(files) | stand_ins):
             if not path.endswith(".service"):
                 continue
-            rc, output = _run(["systemd-analyze", "verify", "--man=no",
-                               os.path.join(scratch, path)])
-            if rc or output:
-                raise CommandFailed(FAILED, f"{SYSTEMD_ANALYZE} {path}: "
-                                    f"{output.replace(scratch + '/', '') or f'exit {rc}'}")
+            _must_pass(["systemd-analyze", "verify", "--man=no", os.path.join(scratch, path)],
+                       f"{SYSTEMD_ANALYZE} {path}", scratch)
         for path in sorted(files):
             unit = path.split("/", 1)[0][:-len(".d")] if "/" in path else path
             if path == unit and path.endswith(".service"):
@@ -86,10 +88,8 @@ def nft(files):
     passed = []
     with tempfile.TemporaryDirectory(prefix="ocfgen-nft-") as scratch:
         for name, text, _ in files:
-            rc, output = _run(["nft", "-c", "-f", _put(scratch, name, text)], timeout=60)
-            if rc or output:
-                raise CommandFailed(FAILED, f"{NFT} {name}: "
-                                    f"{output.replace(scratch + '/', '') or f'exit {rc}'}")
+            _must_pass(["nft", "-c", "-f", _put(scratch, name, text)], f"{NFT} {name}", scratch,
+                       timeout=60)
             passed.append((name, NFT))
     return passed
 
@@ -128,19 +128,15 @@ def keepalived(pairs, files):
                           f"ip addr add {q(f'{peer.address}/{prefix}')} dev "
                           f"{q(peer.interface)}",
                           f"exec keepalived -t -f {KEEPALIVED_DIR}/keepalived.conf"]
-                rc, output = _run(["unshare", "--net", "--mount", "--propagation", "private",
-                                   "sh", "-ec", "\n".join(script)], timeout=60)
                 config = f"{peer.node}/{KEEPALIVED_DIR.lstrip('/')}/keepalived.conf"
-                if rc or output:
-                    raise CommandFailed(FAILED, f"keepalived -t {config} (as {peer.node}): "
-                                        f"{output.replace(scratch + '/', '') or f'exit {rc}'}")
+                _must_pass(["unshare", "--net", "--mount", "--propagation", "private",
+                            "sh", "-ec", "\n".join(script)],
+                           f"keepalived -t {config} (as {peer.node})", scratch, timeout=60)
                 passed.append((config, f"keepalived -t as {peer.node} (interface "
                                        f"{peer.interface})"))
         for path, _, _ in files:
             if not path.endswith("keepalived.conf"):
-                rc, output = _run(["sh", "-n", os.path.join(scratch, path)], timeout=30)
-                if rc or output:
-                    raise CommandFailed(FAILED, f"sh -n {path}: "
-                                        f"{output.replace(scratch + '/', '') or f'exit {rc}'}")
+                _must_pass(["sh", "-n", os.path.join(scratch, path)], f"sh -n {path}", scratch,
+                           timeout=30)
                 passed.append((path, "sh -n and keepalived -t (found, root's only)"))
     return sorted(passed)

@@ -198,9 +198,17 @@ def _place(writer, nodes, timeout, max_rounds, result):
     return running
 
 
-def _simulate(writer, nodes, timeout, max_rounds):
+def _losses(writer, nodes, running, timeout, workers=2):
+    """{lost node: crm_simulate's changes}: the loss of each node from the placement
+    `running`, each on its own crm_simulate, `workers` at a time."""
     from concurrent.futures import ThreadPoolExecutor
 
+    paths = {lost: writer.write(nodes, running, lost) for lost in nodes}
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return dict(zip(paths, pool.map(lambda p: _run(p, [], timeout), paths.values())))
+
+
+def _simulate(writer, nodes, timeout, max_rounds):
     result = Simulation()
     running = _place(writer, nodes, timeout, max_rounds, result)
     for instance, (node, rc) in sorted(running.items()):
@@ -208,9 +216,7 @@ def _simulate(writer, nodes, timeout, max_rounds):
         result.placement.setdefault(_base(instance), []).append(shown)
     for resource in result.placement:
         result.placement[resource].sort()
-    paths = {lost: writer.write(nodes, running, lost) for lost in nodes}
-    with ThreadPoolExecutor(max_workers=2) as pool:   # each loss on its own crm_simulate
-        computed = dict(zip(paths, pool.map(lambda p: _run(p, [], timeout), paths.values())))
+    computed = _losses(writer, nodes, running, timeout)
     for lost in nodes:
         # Recorded probes carry no parameter digest: Pacemaker restarts them "due to resource
         # definition change", which a real cluster would not do.
@@ -306,14 +312,10 @@ def _after(running, changes, lost):
 def n_minus_1(cib_path, nodes, timeout=120, max_rounds=6, workers=2):
     """The Verdict of the CIB at cib_path on `nodes`: placement with every node up, then the
     loss of each node in turn (crm_simulate -R only, the losses computed side by side)."""
-    from concurrent.futures import ThreadPoolExecutor
-
     with tempfile.TemporaryDirectory(prefix="ocfgen-n-1-") as directory:
         writer = _Relaxed(cib_path, directory)
         running = _place(writer, nodes, timeout, max_rounds, Simulation())
-        paths = {lost: writer.write(nodes, running, lost) for lost in nodes}
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            changes = dict(zip(paths, pool.map(lambda p: _run(p, [], timeout), paths.values())))
+        changes = _losses(writer, nodes, running, timeout, workers)
     primitives = [p.get("id") for p in writer.root.iter("primitive")]
     verdict = Verdict()
     up = {_base(instance) for instance in running}
