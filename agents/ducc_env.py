@@ -209,7 +209,7 @@ class DuccEnvironment:
         if polite:
             self.agent.log.info(f"asking DUCC daemons {[i.pid for i in polite]} to shut down "
                                 f"(SIGINT, as stop_ducc does)")
-            _signal(polite, signal.SIGINT)
+            procscan.signal_all(polite, signal.SIGINT)
             wait.within(lambda: not any(i.alive() for i in polite), self.agent.remaining() / 2)
         left = [identity for identity in daemons if identity.alive()]
         if not left:
@@ -259,11 +259,3 @@ def _children(identity):
     return [stat.pid for stat in all_stats() if stat.ppid == identity.pid and stat.alive]
 
 
-def _signal(identities, signum):
-    """Send signum to each process that is still the one found."""
-    for identity in identities:
-        if identity.alive():
-            try:
-                os.kill(identity.pid, signum)
-            except ProcessLookupError:
-                pass

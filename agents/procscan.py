@@ -35,6 +35,16 @@ def with_arguments(predicate):
     return found
 
 
+def signal_all(identities, signum):
+    """Send signum to each process that is still the one found."""
+    for identity in identities:
+        if identity.alive():
+            try:
+                os.kill(identity.pid, signum)
+            except ProcessLookupError:
+                pass
+
+
 def stop_all(identities, *, kill_at, give_up_at, log, stop_signal=15):
     """Stop signal (and SIGCONT, so a stopped process can act on it), then SIGKILL at kill_at.
 
@@ -42,14 +52,6 @@ def stop_all(identities, *, kill_at, give_up_at, log, stop_signal=15):
     only while they are the processes they were when found.
     """
     import signal
-
-    def send(targets, signum):
-        for identity in targets:
-            if identity.alive():
-                try:
-                    os.kill(identity.pid, signum)
-                except ProcessLookupError:
-                    pass
 
     def alive():
         return [identity for identity in identities if identity.alive()]
@@ -62,11 +64,11 @@ def stop_all(identities, *, kill_at, give_up_at, log, stop_signal=15):
     if not left:
         return []
     log.info(f"sending signal {stop_signal} to pids {[i.pid for i in left]}")
-    send(left, stop_signal)
-    send(left, signal.SIGCONT)
+    signal_all(left, stop_signal)
+    signal_all(left, signal.SIGCONT)
     left = wait_gone(kill_at)
     if left:
         log.warning(f"pids {[i.pid for i in left]} outlived signal {stop_signal}; sending SIGKILL")
-        send(left, signal.SIGKILL)
+        signal_all(left, signal.SIGKILL)
         left = wait_gone(give_up_at)
     return [identity.pid for identity in left]

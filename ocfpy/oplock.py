@@ -31,7 +31,9 @@ class OperationLock:
             try:
                 self.fd = self._open()
             except FileNotFoundError:  # the first operation of this agent since boot
-                os.makedirs(os.path.dirname(self.path), mode=0o755, exist_ok=True)
+                from .safefile import make_directory  # as service.run_path(create=True)
+
+                make_directory(os.path.dirname(self.path), 0o755)
                 self.fd = self._open()
         except OSError as exc:
             raise OCFError(OCF.ERR_GENERIC, f"cannot open the operation lock {self.path}: "

@@ -96,8 +96,15 @@ def _left(leader):
 
 
 def _wait_gone(leader, until):
-    wait.until(lambda: not _left(leader), until, 0.05)
-    return _left(leader)
+    """What is left of the leader's session at `until` at the latest ([] once all is gone)."""
+    left = []
+
+    def gone():
+        left[:] = _left(leader)
+        return not left
+
+    wait.until(gone, until, 0.05)
+    return left
 
 
 def _owns_session(leader):
