@@ -18,7 +18,6 @@ but each has its own /run, /dev/shm, /etc/corosync, /var/lib/pacemaker and netwo
 import os
 import shutil
 import subprocess
-import time
 
 import pytest
 from ocfrun import AGENT_DIR, PYTHON, REPO
@@ -100,6 +99,7 @@ def pytest_sessionfinish(session, exitstatus):
     """Stop the session's clusters and fail the run if anything of theirs is left running."""
     if not _clusters:
         return
+    from ocfpy import wait
     from ocfpy.testbed.cluster import leftovers
 
     for cluster in _clusters.values():
@@ -108,11 +108,8 @@ def pytest_sessionfinish(session, exitstatus):
     # A process SIGKILLed with its namespace is gone once the kernel has finished its exit,
     # which a process blocked in a filesystem (the stale-mount tests' FUSE) finishes late: a
     # leftover is what is still there after that.
-    deadline = time.monotonic() + 20
+    wait.within(lambda: not leftovers(), 20, 0.5)
     left = leftovers()
-    while left and time.monotonic() < deadline:
-        time.sleep(0.5)
-        left = leftovers()
     if left:
         print("\nocfpy.testbed: test clusters left behind:\n  " + "\n  ".join(left))
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -33,6 +33,7 @@ import tempfile
 import threading
 import time
 
+from .. import wait
 from . import bmc as bmcs
 from . import cluster as testbed
 from .cluster import ENV, SUBNET, TestbedError, _die_with_parent, _host, _Namespace
@@ -364,8 +365,6 @@ def cpu_seconds(run, name):
 def wait_seconds(predicate, timeout, what, interval=0.5):
     """Poll predicate() until true; seconds it took (TestbedError after timeout)."""
     began = time.monotonic()
-    while not predicate():
-        if time.monotonic() - began > timeout:
-            raise TestbedError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
+    if not wait.within(predicate, timeout, interval):
+        raise TestbedError(f"timed out after {timeout:.0f}s waiting for {what}")
     return time.monotonic() - began
