@@ -9,7 +9,7 @@ folders are per instance, so several appliances ("archivers on demand") share a 
 
 from ocfpy.agent import Agent
 from ocfpy.codes import OCF, OCFError
-from ocfpy.numbers import PACEMAKER_MAX_MS, is_digits
+from ocfpy.numbers import PACEMAKER_MAX_MS, is_dotted_quad
 from ocfpy.params import (
     Parameter,
     ParameterError,
@@ -34,8 +34,7 @@ def _identity(value):
 
 
 def _host(value):
-    parts = value.split(".")
-    if len(parts) != 4 or not all(is_digits(p) and int(p) < 256 for p in parts):
+    if not is_dotted_quad(value):
         raise ValueError(f"must be a numeric IPv4 address, not {value!r}")
 
 

@@ -17,7 +17,7 @@ from ocfpy import pidfile, wait
 from ocfpy.agent import Agent
 from ocfpy.codes import OCF, OCFError
 from ocfpy.identity import Identity, children, read_stat
-from ocfpy.numbers import PACEMAKER_MAX_MS, PACEMAKER_MAX_S, is_digits
+from ocfpy.numbers import PACEMAKER_MAX_MS, PACEMAKER_MAX_S, is_digits, is_dotted_quad
 from ocfpy.params import Parameter, absolute_path, command_line, environment_assignments
 from ocfpy.service import PidfileService, default_pidfile
 
@@ -39,19 +39,15 @@ def parse_console(value):
         host = "127.0.0.1"
     if not is_digits(port) or not 0 < int(port) < 65536:
         raise ValueError(f"must be PORT, IP:PORT or unix:PATH with a port 1-65535, not {value!r}")
-    parts = host.split(".")
-    if len(parts) != 4 or not all(is_digits(p) and int(p) < 256 for p in parts):
+    if not is_dotted_quad(host):
         raise ValueError(f"must bind a numeric IPv4 address (procServ's rule), not {host!r}")
     return "tcp", host, int(port)
 
 
 def ipv4_address(value):
     """Check an IOC's own address: empty, or a numeric IPv4 address (IPaddr2's ip)."""
-    if value:
-        parts = value.split(".")
-        if len(parts) != 4 or not all(is_digits(p) and int(p) < 256
-                                      for p in parts):
-            raise ValueError(f"must be a numeric IPv4 address, not {value!r}")
+    if value and not is_dotted_quad(value):
+        raise ValueError(f"must be a numeric IPv4 address, not {value!r}")
 
 
 # The ports an EPICS 7 IOC serves when nothing pins them: Channel Access (TCP and UDP search),

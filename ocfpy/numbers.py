@@ -44,6 +44,12 @@ def is_digits(text):
     return bool(text) and _DIGITS.issuperset(text)
 
 
+def is_dotted_quad(text):
+    """Whether `text` is a numeric IPv4 address: four ASCII decimal parts, each 0-255."""
+    parts = text.split(".")
+    return len(parts) == 4 and all(is_digits(p) and int(p) < 256 for p in parts)
+
+
 def _whole(minimum, maximum):
     both = minimum is not None and maximum is not None
     return f" (the range is {range_text(minimum, maximum)})" if both else ""
