@@ -56,6 +56,11 @@ class BMC:
     password_script: str
     process: Optional[subprocess.Popen] = None
 
+    @property
+    def password_file(self):
+        """The 0600 file holding the password (write_credentials), for ipmitool -f."""
+        return os.path.join(os.path.dirname(self.password_script), "password")
+
     def fence_params(self):
         """fence_ipmilan's parameters for this BMC (the description's fencing params)."""
         return {"ip": self.address, "ipport": self.port, "username": USERNAME,

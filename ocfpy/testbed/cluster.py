@@ -401,27 +401,12 @@ class Cluster:
                                        get=lambda name: self.node(name).powered,
                                        off=self._power_off, on=self._power_on)
         for node in self._nodes:
-            bmc = node.bmc
-            os.makedirs(os.path.join(bmc.directory, "state"))
-            conf = os.path.join(bmc.directory, "lan.conf")
-            fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(bmc.lan_conf(password, self.switch.path))
-            commands = os.path.join(bmc.directory, "cmds")
-            with open(commands, "w") as f:
-                f.write(bmcs.COMMANDS)
-            with open(os.path.join(bmc.directory, "ipmi_sim.log"), "ab") as log:
-                bmc.process = subprocess.Popen(
-                    ["nsenter", "-t", str(self.hub.pid), "-n", "-p", "ipmi_sim", "-c", conf,
-                     "-f", commands, "-s", os.path.join(bmc.directory, "state"), "-n"],
-                    env=ENV, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                    preexec_fn=_die_with_parent, start_new_session=True)
-            _track(bmc.process.pid)
-            self._pids.add(bmc.process.pid)
+            start_bmc(node.bmc, self.hub.pid, password, self.switch.path)
+            _track(node.bmc.process.pid)
+            self._pids.add(node.bmc.process.pid)
         for node in self._nodes:
-            self.wait_until(lambda b=node.bmc: f"{b.address}:{b.port}" in _host(
-                ["nsenter", "-t", str(self.hub.pid), "-n", "ss", "-Huln"]), 20,
-                f"the BMC of {node.name} (ipmi_sim) to listen", interval=0.1)
+            self.wait_until(lambda b=node.bmc: bmc_listens(b, self.hub.pid), 20,
+                            f"the BMC of {node.name} (ipmi_sim) to listen", interval=0.1)
 
     def _prepare_files(self):
         generated = os.path.join(self.dir, "generated")
@@ -840,11 +825,7 @@ class Cluster:
 
     def power_on(self, node):
         """`ipmitool chassis power on` to the node's BMC, from the management network (hub)."""
-        bmc = self.node(node).bmc
-        _host(["nsenter", "-t", str(self.hub.pid), "-n", "ipmitool", "-I", "lanplus", "-H",
-               bmc.address, "-p", str(bmc.port), "-U", bmcs.USERNAME, "-f",
-               os.path.join(os.path.dirname(bmc.password_script), "password"), "-C", "3",
-               "chassis", "power", "on"])
+        power_on_bmc(self.node(node).bmc, self.hub.pid)
 
     def fence_history(self, node="*", on=None):
         """What the fencer recorded about `node` ("*": every node), oldest first, as
@@ -885,6 +866,38 @@ class Cluster:
             self._boot(target)
             self._start_corosync(target)
             self._start_pacemaker(target)
+
+
+def start_bmc(bmc, hub_pid, password, switch_path):
+    """ipmi_sim serving `bmc` in the hub's network and pid namespaces (it dies with the hub),
+    its power switch at switch_path; bmc.process is set."""
+    os.makedirs(os.path.join(bmc.directory, "state"))
+    conf = os.path.join(bmc.directory, "lan.conf")
+    fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(bmc.lan_conf(password, switch_path))
+    commands = os.path.join(bmc.directory, "cmds")
+    with open(commands, "w") as f:
+        f.write(bmcs.COMMANDS)
+    with open(os.path.join(bmc.directory, "ipmi_sim.log"), "ab") as log:
+        bmc.process = subprocess.Popen(
+            ["nsenter", "-t", str(hub_pid), "-n", "-p", "ipmi_sim", "-c", conf,
+             "-f", commands, "-s", os.path.join(bmc.directory, "state"), "-n"],
+            env=ENV, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+            preexec_fn=_die_with_parent, start_new_session=True)
+
+
+def bmc_listens(bmc, hub_pid):
+    """Whether `bmc`'s ipmi_sim listens on its address in the hub."""
+    return f"{bmc.address}:{bmc.port}" in _host(["nsenter", "-t", str(hub_pid), "-n", "ss",
+                                                 "-Huln"])
+
+
+def power_on_bmc(bmc, hub_pid):
+    """`ipmitool chassis power on` to `bmc` from the management network (the hub)."""
+    _host(["nsenter", "-t", str(hub_pid), "-n", "ipmitool", "-I", "lanplus", "-H", bmc.address,
+           "-p", str(bmc.port), "-U", bmcs.USERNAME, "-f", bmc.password_file, "-C", "3",
+           "chassis", "power", "on"])
 
 
 def _remove_stale_scratch(base):

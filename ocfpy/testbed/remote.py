@@ -149,7 +149,7 @@ class RemoteNodes:
 
     def _start_bmcs(self):
         first = self.cluster.node(self.cluster.nodes[0]).bmc
-        with open(os.path.join(os.path.dirname(first.password_script), "password")) as f:
+        with open(first.password_file) as f:
             password = f.read().strip()
         self.switch = bmcs.PowerSwitch(os.path.join(self.dir, "power.sock"),
                                        get=lambda name: self.node(name).powered,
@@ -157,27 +157,14 @@ class RemoteNodes:
         hub = ["nsenter", "-t", str(self.cluster.hub.pid), "-n"]
         for node in self.nodes:
             directory = os.path.join(self.dir, "bmc", node.name)
-            os.makedirs(os.path.join(directory, "state"))
             node.bmc = bmcs.BMC(node.name, f"{SUBNET}.{110 + node.index}", bmcs.PORT, directory,
                                 first.password_script)
             _host(hub + ["ip", "addr", "add", f"{node.bmc.address}/24", "dev", "br0"])
-            conf = os.path.join(directory, "lan.conf")
-            fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(node.bmc.lan_conf(password, self.switch.path))
-            with open(os.path.join(directory, "cmds"), "w") as f:
-                f.write(bmcs.COMMANDS)
-            with open(os.path.join(directory, "ipmi_sim.log"), "ab") as log:
-                node.bmc.process = subprocess.Popen(
-                    ["nsenter", "-t", str(self.cluster.hub.pid), "-n", "-p", "ipmi_sim", "-c",
-                     conf, "-f", os.path.join(directory, "cmds"), "-s",
-                     os.path.join(directory, "state"), "-n"],
-                    env=ENV, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                    preexec_fn=_die_with_parent, start_new_session=True)
+            testbed.start_bmc(node.bmc, self.cluster.hub.pid, password, self.switch.path)
             self._track(node.bmc.process.pid)
         for node in self.nodes:
-            self.cluster.wait_until(lambda b=node.bmc: f"{b.address}:{b.port}" in _host(
-                hub + ["ss", "-Huln"]), 20, f"the BMC of {node.name} to listen", interval=0.1)
+            self.cluster.wait_until(lambda b=node.bmc: testbed.bmc_listens(b, self.cluster.hub.pid),
+                                    20, f"the BMC of {node.name} to listen", interval=0.1)
 
     def _track(self, pid):
         testbed._track(pid)
@@ -322,11 +309,7 @@ class RemoteNodes:
     def power_on(self, name):
         """`ipmitool chassis power on` to the remote node's BMC from the hub, as an operator
         would; the node boots (pacemaker-remoted starts) and its connection reconnects."""
-        bmc = self.node(name).bmc
-        _host(["nsenter", "-t", str(self.cluster.hub.pid), "-n", "ipmitool", "-I", "lanplus",
-               "-H", bmc.address, "-p", str(bmc.port), "-U", bmcs.USERNAME, "-f",
-               os.path.join(os.path.dirname(bmc.password_script), "password"), "-C", "3",
-               "chassis", "power", "on"])
+        testbed.power_on_bmc(self.node(name).bmc, self.cluster.hub.pid)
 
     def power_events(self, name=None, since=0.0):
         return self.switch.history(name, since)
