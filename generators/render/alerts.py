@@ -18,11 +18,7 @@ def render_alerts(configuration, alerts, ids):
         element = E(section, "alert", attrs)
         for tag, values in (("meta_attributes", alert.meta), ("instance_attributes",
                                                              alert.params)):
-            if values:
-                block = E(element, tag, id=ids(f"{alert.id}-{tag}"))
-                for name, value in values.items():
-                    E(block, "nvpair", id=ids(f"{block.get('id')}-{name}"), name=name,
-                      value=value)
+            ids.nvset(element, tag, f"{alert.id}-{tag}", values)
         if set(alert.select) != set(SELECT):
             select = E(element, "select")
             for kind in alert.select:

@@ -67,6 +67,32 @@ class Ids:
         self.used.add(identifier)
         return identifier
 
+    def nvset(self, parent, tag, base, values):
+        """<tag> under parent, one nvpair per item of `values`, ids from here; None (nothing
+        made) when `values` is empty."""
+        if not values:
+            return None
+        from lxml import etree
+
+        block = etree.SubElement(parent, tag, id=self(base))
+        for name, value in values.items():
+            etree.SubElement(block, "nvpair", id=self(f"{block.get('id')}-{name}"), name=name,
+                             value=value)
+        return block
+
+
+def fencing_levels(topology, levels, ids):
+    """One <fencing-level> per (node, level) of `levels` ((node, level, device id) triples),
+    its devices in the order given, sorted by node then level."""
+    from lxml import etree
+
+    grouped = {}
+    for node, level, device in levels:
+        grouped.setdefault((node, level), []).append(device)
+    for (node, level), devices in sorted(grouped.items()):
+        etree.SubElement(topology, "fencing-level", id=ids(f"fl-{node}-{level}"), target=node,
+                         index=str(level), devices=",".join(devices))
+
 
 def _model_ids(cluster):
     ids = {p.id for p in cluster.primitives} | {g.id for g in cluster.groups}
@@ -97,14 +123,6 @@ def render(cluster, validate_with=None):
     ids.used |= _model_ids(cluster)
     E = etree.SubElement
 
-    def nvset(parent, tag, base, values):
-        if not values:
-            return None
-        block = E(parent, tag, id=ids(base))
-        for name, value in values.items():
-            E(block, "nvpair", id=ids(f"{block.get('id')}-{name}"), name=name, value=value)
-        return block
-
     root = etree.Element("cib", {"validate-with": validate_with, "admin_epoch": "0",
                                  "epoch": "1", "num_updates": "0"})
     root.append(etree.Comment(
@@ -115,13 +133,13 @@ def render(cluster, validate_with=None):
     crm_config = E(configuration, "crm_config")
     properties = {"cluster-name": cluster.name}
     properties.update(cluster.properties)
-    nvset(crm_config, "cluster_property_set", "cib-bootstrap-options", properties)
+    ids.nvset(crm_config, "cluster_property_set", "cib-bootstrap-options", properties)
 
     nodes = E(configuration, "nodes")
     for node in cluster.nodes:
         element = E(nodes, "node", id=str(node.id), uname=node.name)
-        nvset(element, "instance_attributes", f"nodes-{node.id}", node.attributes)
-        nvset(element, "utilization", f"nodes-{node.id}-utilization", node.utilization)
+        ids.nvset(element, "instance_attributes", f"nodes-{node.id}", node.attributes)
+        ids.nvset(element, "utilization", f"nodes-{node.id}-utilization", node.utilization)
 
     def operations(parent, owner):
         if not owner.ops:
@@ -136,7 +154,7 @@ def render(cluster, validate_with=None):
             attrs.update(op.extra)
             element = E(block, "op", attrs)
             if op.check_level is not None:
-                nvset(element, "instance_attributes", f"{op.id}-instance_attributes",
+                ids.nvset(element, "instance_attributes", f"{op.id}-instance_attributes",
                       {"OCF_CHECK_LEVEL": str(op.check_level)})
 
     def primitive(parent, prim):
@@ -147,9 +165,9 @@ def render(cluster, validate_with=None):
         if prim.description:
             attrs["description"] = prim.description
         element = E(parent, "primitive", attrs)
-        nvset(element, "instance_attributes", f"{prim.id}-instance_attributes", prim.params)
-        nvset(element, "meta_attributes", f"{prim.id}-meta_attributes", prim.meta)
-        nvset(element, "utilization", f"{prim.id}-utilization", prim.utilization)
+        ids.nvset(element, "instance_attributes", f"{prim.id}-instance_attributes", prim.params)
+        ids.nvset(element, "meta_attributes", f"{prim.id}-meta_attributes", prim.meta)
+        ids.nvset(element, "utilization", f"{prim.id}-utilization", prim.utilization)
         operations(element, prim)
 
     prims = {p.id: p for p in cluster.primitives}
@@ -162,7 +180,7 @@ def render(cluster, validate_with=None):
         elif rid in groups:
             group = groups[rid]
             element = E(parent, "group", id=rid)
-            nvset(element, "meta_attributes", f"{rid}-meta_attributes", group.meta)
+            ids.nvset(element, "meta_attributes", f"{rid}-meta_attributes", group.meta)
             for member in group.members:
                 primitive(element, prims[member])
         else:
@@ -171,14 +189,14 @@ def render(cluster, validate_with=None):
             meta = dict(clone.meta)
             if clone.promotable:
                 meta = {"promotable": "true", **meta}
-            nvset(element, "meta_attributes", f"{rid}-meta_attributes", meta)
+            ids.nvset(element, "meta_attributes", f"{rid}-meta_attributes", meta)
             resource(element, clone.child)
 
     resources = E(configuration, "resources")
     for device in cluster.fence_devices():
         element = E(resources, "primitive", {"id": device.id, "class": "stonith",
                                              "type": device.agent})
-        nvset(element, "instance_attributes", f"{device.id}-instance_attributes", device.params)
+        ids.nvset(element, "instance_attributes", f"{device.id}-instance_attributes", device.params)
         operations(element, device)
     for rid in cluster.top_level():
         resource(resources, rid)
@@ -244,21 +262,16 @@ def render(cluster, validate_with=None):
                 attrs["with-rsc-role"] = col.with_role
         resource_sets(E(constraints, "rsc_colocation", attrs), col.sets)
 
-    levels = {}
-    for device in cluster.fence_devices():
-        levels.setdefault((device.node, device.level), []).append(device.id)
+    levels = [(device.node, device.level, device.id) for device in cluster.fence_devices()]
     if levels:
-        topology = E(configuration, "fencing-topology")
-        for (node, level), devices in sorted(levels.items()):
-            E(topology, "fencing-level", id=ids(f"fl-{node}-{level}"), target=node,
-              index=str(level), devices=",".join(devices))
+        fencing_levels(E(configuration, "fencing-topology"), levels, ids)
     render_alerts(configuration, cluster.alerts, ids)
     render_remote(configuration, cluster, ids)
     if cluster.rsc_defaults:
-        nvset(E(configuration, "rsc_defaults"), "meta_attributes", "rsc_defaults-meta_attributes",
+        ids.nvset(E(configuration, "rsc_defaults"), "meta_attributes", "rsc_defaults-meta_attributes",
               cluster.rsc_defaults)
     if cluster.op_defaults:
-        nvset(E(configuration, "op_defaults"), "meta_attributes", "op_defaults-meta_attributes",
+        ids.nvset(E(configuration, "op_defaults"), "meta_attributes", "op_defaults-meta_attributes",
               cluster.op_defaults)
     E(root, "status")
     return etree.tostring(root, pretty_print=True, encoding="UTF-8")

@@ -35,19 +35,14 @@ def render_remote(configuration, cluster, ids):
         found = configuration.find(tag)
         return found if found is not None else E(configuration, tag)
 
-    def nvset(parent, tag, base, values):
-        block = E(parent, tag, id=ids(base))
-        for name, value in values.items():
-            E(block, "nvpair", id=ids(f"{block.get('id')}-{name}"), name=name, value=value)
-
     nodes, resources = section("nodes"), section("resources")
     for node in remote.nodes:
         entry = E(nodes, "node", id=node.name, uname=node.name, type="remote")
         if node.attributes:
-            nvset(entry, "instance_attributes", f"nodes-{node.name}", node.attributes)
+            ids.nvset(entry, "instance_attributes", f"nodes-{node.name}", node.attributes)
         primitive = E(resources, "primitive", {"id": ids.claim(node.name), "class": "ocf",
                                                "provider": "pacemaker", "type": "remote"})
-        nvset(primitive, "instance_attributes", f"{node.name}-instance_attributes",
+        ids.nvset(primitive, "instance_attributes", f"{node.name}-instance_attributes",
               {"server": node.address, "port": str(node.port),
                "reconnect_interval": node.reconnect_interval})
         operations = E(primitive, "operations")
@@ -58,20 +53,16 @@ def render_remote(configuration, cluster, ids):
         for device in node.fencing:
             element = E(resources, "primitive", {"id": ids.claim(device.id), "class": "stonith",
                                                  "type": device.agent})
-            nvset(element, "instance_attributes", f"{device.id}-instance_attributes",
+            ids.nvset(element, "instance_attributes", f"{device.id}-instance_attributes",
                   device.params)
             ops = E(element, "operations")
             for op in device.ops:
                 E(ops, "op", id=ids.claim(op.id), name=op.name, interval=op.interval)
     levels = [(node.name, d.level, d.id) for node in remote.nodes for d in node.fencing]
     if levels:
-        topology = section("fencing-topology")
-        grouped = {}
-        for name, level, did in levels:
-            grouped.setdefault((name, level), []).append(did)
-        for (name, level), devices in sorted(grouped.items()):
-            E(topology, "fencing-level", id=ids(f"fl-{name}-{level}"), target=name,
-              index=str(level), devices=",".join(devices))
+        from .cib import fencing_levels  # cib renders the rest and calls this module
+
+        fencing_levels(section("fencing-topology"), levels, ids)
     constraints = section("constraints")
     for rid, on_remote in _remote_kind(cluster, remote.agents).items():
         where = "remote" if on_remote else "cluster"
