@@ -44,6 +44,10 @@ class Operation:
     exec_ms: int = 0  # how long the agent ran (exec-time), 0 when not reported
     exit_reason: str = ""  # a failure's exit reason, as crm_mon shows it
 
+    def summary(self):
+        """`resource task on node (rc N)`, how a failed action is named to people."""
+        return f"{self.resource} {self.task} on {self.node} (rc {self.rc})"
+
 
 @dataclass
 class Status:
@@ -53,6 +57,7 @@ class Status:
     instances: list[Instance] = field(default_factory=list)
     operations: list[Operation] = field(default_factory=list)
     failures: list[Operation] = field(default_factory=list)
+    standby: set[str] = field(default_factory=set)  # nodes in standby
 
     @property
     def online(self):
@@ -94,6 +99,7 @@ def parse(xml_text):
         dc=dc.get("name") if present else None,
         quorum=present and dc.get("with_quorum") == "true",
         nodes={n.get("name"): n.get("online") == "true" for n in root.iterfind("nodes/node")},
+        standby={n.get("name") for n in root.iterfind("nodes/node") if n.get("standby") == "true"},
     )
     resources = root.find("resources")
     if resources is not None:

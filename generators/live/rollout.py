@@ -20,7 +20,6 @@ rate beside the MTTR.
 """
 
 import time
-import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -81,8 +80,6 @@ class Rollout:
             status = parse(done.stdout)
         except StatusError as exc:
             raise RolloutFailed(f"crm_mon: {exc}") from None
-        standby = {n.get("name") for n in ET.fromstring(done.stdout).iterfind("nodes/node")
-                   if n.get("standby") == "true"}
         running, on_node = Counter(), {}
         for instance in status.instances:
             if instance.running:
@@ -90,8 +87,8 @@ class Rollout:
             if instance.active:
                 for node in instance.nodes:
                     on_node.setdefault(node, set()).add(instance.id)
-        failures = [f"{op.resource} {op.task} on {op.node} (rc {op.rc})" for op in status.failures]
-        return Snapshot(status.quorum, set(status.online), standby, running, on_node, failures,
+        failures = [op.summary() for op in status.failures]
+        return Snapshot(status.quorum, set(status.online), status.standby, running, on_node, failures,
                         set(status.nodes))
 
     def wait(self, target, what, check):

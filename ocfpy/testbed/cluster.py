@@ -614,7 +614,7 @@ class Cluster:
         self.wait_until(lambda: not [op for op in self.status(node).failures
                                      if op.resource in devices], 60,
                         "the fence devices' failed actions to be cleaned up")
-        return [f"{op.resource} {op.task} on {op.node} (rc {op.rc})" for op in failed]
+        return [op.summary() for op in failed]
 
     def signal(self, node, pid, signame):
         """Send a signal ("KILL", "STOP", "TERM", ...) to a process of `node` by its pid."""
