@@ -7,12 +7,12 @@ GIOP Request, no ORB) and the object it resolves to answers a GIOP LocateRequest
 container and a stale registration left by a dead one are both failures. Order it after the
 acs-services resource of the same instance.
 
-Services down are not a container failure: while the NameService refuses or does not answer,
-the monitor reports the container running (with a warning) as long as its process lives. The
-acs-services monitor reports the dead services, and the order constraint makes Pacemaker stop
-the containers, restart the services, then start the containers again, whatever the two
-monitor intervals are. A container start while the services do not answer fails at once with
-that cause first in its reason.
+Services down are not a container failure: while the NameService refuses, does not answer or
+drops the connection before its reply, the monitor reports the container running (with a
+warning) as long as its process lives. The acs-services monitor reports the dead services, and
+the order constraint makes Pacemaker stop the containers, restart the services, then start the
+containers again, whatever the two monitor intervals are. A container start while the
+services do not answer fails at once with that cause first in its reason.
 """
 
 from ocfpy import wait
@@ -43,9 +43,9 @@ class AcsContainerAgent(Agent):
         "session inside the stop timeout. The monitor requires the process to live and the "
         "container to be registered: NAME resolves in the instance's NameService and the "
         "object it resolves to answers a GIOP LocateRequest. While the NameService itself "
-        "refuses or does not answer, the container is reported running as long as its "
-        "process lives: the services' own monitor reports them, and the order constraint "
-        "restarts the containers after them."
+        "refuses, does not answer or drops the connection before its reply, the container is "
+        "reported running as long as its process lives: the services' own monitor reports "
+        "them, and the order constraint restarts the containers after them."
     )
     parameters = acs_env.parameters() + (
         Parameter("container", required=True, check=_container_name,
@@ -150,8 +150,9 @@ class AcsContainerAgent(Agent):
         if bound.status == giop.UNKNOWN:
             raise OCFError(OCF.ERR_GENERIC, f"container {self.params.container} runs but is not "
                                             f"registered: {bound.detail}")
-        if bound.status in (giop.REFUSED, giop.TIMEOUT):
-            # The services are down or hung: their own resource's monitor reports that, and
+        if bound.status in giop.UNREACHABLE:
+            # The services are down, hung or dying (killed while they answered this very
+            # request): their own resource's monitor reports that, and
             # Pacemaker's ordering restarts this container after them. Failing here instead
             # would restart the container alone against dead services, fail its start and ban
             # it from the node until a manual cleanup.

@@ -20,7 +20,10 @@ UNKNOWN = "unknown"
 FORWARD = "forward"
 TIMEOUT = "timeout"
 REFUSED = "refused"
+CLOSED = "closed"  # accepted, then closed or reset before a whole reply: an ORB that died
 ERROR = "error"
+# Nobody there to answer (the ORB is absent, hung or dying), as opposed to an ORB that answered.
+UNREACHABLE = frozenset((REFUSED, TIMEOUT, CLOSED))
 
 DEFAULT_PORT = 2809
 _LOCATE_STATUS = {0: UNKNOWN, 1: HERE, 2: FORWARD, 3: FORWARD, 4: ERROR, 5: ERROR}
@@ -138,7 +141,8 @@ def parse_corbaloc(url):
 
 
 class Result:
-    """The outcome of one check: status (HERE, UNKNOWN, FORWARD, TIMEOUT, REFUSED, ERROR)."""
+    """The outcome of one check: status (HERE, UNKNOWN, FORWARD, TIMEOUT, REFUSED, CLOSED,
+    ERROR)."""
 
     __slots__ = ("status", "detail", "elapsed", "body")
 
@@ -321,8 +325,8 @@ class _Exchange:
         except _socket.timeout:
             return Result(TIMEOUT, f"{where} accepted the connection but sent no GIOP reply within "
                                    f"{self.deadline - self.began:.1f}s (hung ORB?)", self.elapsed())
-        except ConnectionError as exc:
-            return Result(ERROR, f"{where} closed the connection: {exc}", self.elapsed())
+        except ConnectionError as exc:  # reset, broken pipe, or end of stream mid-reply
+            return Result(CLOSED, f"{where} closed the connection: {exc}", self.elapsed())
         except OSError as exc:
             return Result(ERROR, f"talking to {where}: {exc.strerror or exc}", self.elapsed())
         finally:

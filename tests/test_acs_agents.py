@@ -337,6 +337,31 @@ def test_container_alive_and_registered(services):
         run_container(services, "stop")
 
 
+def test_naming_service_killed_during_a_container_monitor_is_not_a_container_failure(services):
+    """omniNames killed while it holds the monitor's resolve: the connection is reset, not
+    refused. Failing the container then would restart it alone against dead services, fail
+    that start and ban it from the node (seen on the cluster, fail count INFINITY)."""
+    import threading
+
+    try:
+        assert run_container(services, "start").rc == 0
+        naming = services.pid("NAMING_SERVICE_PID")
+        os.kill(naming, signal.SIGSTOP)
+        outcome = []
+        asking = threading.Thread(target=lambda: outcome.append(run_container(
+            services, "monitor", interval_ms=10000, check_timeout="10000")))
+        asking.start()
+        time.sleep(1.0)  # the agent has sent its resolve to the stopped ORB
+        os.kill(naming, signal.SIGKILL)
+        asking.join(30)
+        monitor, = outcome
+        assert monitor.rc == 0, monitor
+        assert "NameService is unreachable" in monitor.stderr
+        assert "closed the connection" in monitor.stderr, monitor
+    finally:
+        run_container(services, "stop")
+
+
 def test_container_without_services_fails_start(tmp_path):
     acs = Acs(tmp_path, 24, "nosvc")
     params = dict(acsroot=STANDIN, acs_tmp=str(acs.acs_tmp), instance="24", container="c1",

@@ -86,6 +86,25 @@ def test_stopped_orb_times_out_although_connect_succeeds(omninames):
     assert giop.locate("127.0.0.1", PORT, "NameService", timeout=2.0).status == giop.HERE
 
 
+def test_orb_killed_while_it_holds_the_request_is_closed_not_an_error(omninames):
+    """The race a container monitor runs into when the naming service dies under it: the
+    request was sent (here: to a stopped omniNames) and the ORB is killed before it replies."""
+    import threading
+
+    omninames.send_signal(signal.SIGSTOP)
+    outcome = []
+    asking = threading.Thread(target=lambda: outcome.append(
+        giop.resolve("127.0.0.1", PORT, "NameService", "CONTROL/c1", timeout=10.0)))
+    asking.start()
+    time.sleep(0.5)
+    omninames.kill()
+    asking.join(15)
+    result, = outcome
+    assert result.status == giop.CLOSED, result
+    assert result.status in giop.UNREACHABLE and result.elapsed < 5.0, result
+    assert "closed the connection" in result.detail
+
+
 def test_resolve_bound_and_unbound_names(omninames):
     sys.path.insert(0, os.path.join(HERE, "acs_standin"))
     try:
