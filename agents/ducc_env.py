@@ -7,11 +7,9 @@ carries -DDUCC_BROKER_CREDENTIALS_FILE= and the database ends with CassandraDaem
 belongs to this DUCC_HOME when one of its arguments names a path under it.
 """
 
-import os
-
-from ocfpy import wait
 from ocfpy.codes import OCF, OCFError
 from ocfpy.params import Parameter, absolute_path, environment_assignments
+from ocfpy.safefile import absolute
 
 # ducc.py -c name -> how its daemon is recognised.
 DEPLOY = "-Dducc.deploy.components="
@@ -103,7 +101,7 @@ def running(ducc_home, components):
     """{component: [Identity]} of this DUCC_HOME's daemons among `components`."""
     from . import procscan
 
-    home = os.path.normpath(ducc_home)
+    home = absolute(ducc_home)
     wanted = tuple(components)
     found = {component: [] for component in wanted}
     for identity, argv in procscan.with_arguments(lambda argv: _belongs(argv, home, wanted)):
@@ -122,7 +120,7 @@ def still_running(ducc_home, component, identity):
     if not identity.alive():
         return False
     argv = arguments(identity.pid)
-    return bool(argv) and _belongs(argv, os.path.normpath(ducc_home), (component,)) and \
+    return bool(argv) and _belongs(argv, absolute(ducc_home), (component,)) and \
         identity.alive()
 
 
@@ -132,10 +130,12 @@ class DuccEnvironment:
         self.params = agent.params
         # Empty only with an invalid configuration, which dispatch handles before any action.
         home = self.params.ducc_home
-        self.home = os.path.normpath(home) if home else ""
-        self.script = os.path.join(self.home, "admin", "ducc.py")
+        self.home = absolute(home) if home else ""  # normalized: it is matched in command lines
+        self.script = f"{self.home}/admin/ducc.py"
 
     def validate(self):
+        import os
+
         from ocfpy.nodecheck import require_directory, require_user
 
         require_directory(self.home, "ducc_home")
@@ -190,6 +190,7 @@ class DuccEnvironment:
         import signal
         import time
 
+        from ocfpy import wait
         from ocfpy.process import STOPPED_GRACE, cannot_obey
 
         from . import procscan
@@ -223,11 +224,13 @@ class DuccEnvironment:
     def _quiesce_agent(self, agents):
         """stop_ducc -q -c agent@HOST, then wait (a quarter of the time left at most) until the
         agent runs no work (no child process). A failed quiesce is a warning: signals follow."""
+        import os
         import time
 
+        from ocfpy import wait
         from ocfpy.process import SpawnError, run_to_completion
 
-        stop_ducc = os.path.join(self.home, "admin", "stop_ducc")
+        stop_ducc = f"{self.home}/admin/stop_ducc"
         if not os.access(stop_ducc, os.X_OK):
             return
         budget = max(0.0, self.agent.remaining()) / 4

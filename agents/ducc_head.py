@@ -14,8 +14,6 @@ daemons' /proc entries and nothing else; the VIP is only looked at when the scor
 monitors of depth 10. Depth 20 also asks DUCC's web server for its reliable status.
 """
 
-import os
-
 from ocfpy.agent import Agent
 from ocfpy.codes import OCF, OCFError
 from ocfpy.numbers import is_digits
@@ -93,7 +91,7 @@ class StateFile:
         from ocfpy import safefile
 
         text = STATE_MARKER + "\n" + "".join(f"{k}={v}\n" for k, v in values.items())
-        directory, name = os.path.split(self.path)
+        directory, name = safefile.split(self.path)
         try:
             with safefile.Directory(directory, create=True) as handle:
                 existing = handle.read(name)
@@ -334,7 +332,7 @@ class DuccHeadAgent(Agent):
             state = self.state.read()
         except OCFError:
             state = {}
-        if state.pop("score", None) is not None and os.path.exists(self.state.path):
+        if state.pop("score", None) is not None:  # read from the file, so it exists
             state.pop("score_role", None)
             self.state.write(state)
         return super().clear_promotion_score()
@@ -373,6 +371,8 @@ class DuccHeadAgent(Agent):
 
     def _announce_vip(self):
         """Gratuitous ARP so that neighbours forget the old master's MAC (as IPaddr2 does)."""
+        import os
+
         from ocfpy.command import SpawnError, run
 
         if ":" in self.params.vip or not os.access(SEND_ARP, os.X_OK):

@@ -71,16 +71,17 @@ def main():
             f.write("score=100\nscore_role=unpromoted\n")
         cases = budget.references(python, base)
         cases["acs-services monitor depth 0"] = (
-            [f"{AGENTS}/acs-services", "monitor"], services, 0)
+            [f"{AGENTS}/acs-services", "monitor"], services, budget.target(0, talks=True))
         cases["acs-container monitor depth 0"] = (
-            [f"{AGENTS}/acs-container", "monitor"], container, 0)
+            [f"{AGENTS}/acs-container", "monitor"], container, budget.target(0, talks=True))
         for level in (0, 10, 20):
             for label, env in (("no CIB", ducc), ("steady", steady)):
                 http = " (HTTP status)" if level == 20 else ""
                 cases[f"ducc-head monitor depth {level}, {label}{http}"] = (
                     [f"{AGENTS}/ducc-head", "monitor"], dict(env, OCF_CHECK_LEVEL=str(level)),
-                    level)
-        cases["ducc-agent monitor depth 0"] = ([f"{AGENTS}/ducc-agent", "monitor"], agent_env, 0)
+                    budget.target(level, talks=False))
+        cases["ducc-agent monitor depth 0"] = ([f"{AGENTS}/ducc-agent", "monitor"], agent_env,
+                                               budget.target(0, talks=False))
         samples = budget.run(cases, rounds)
         budget.report(cases, samples, rounds, python)
     finally:

@@ -2,7 +2,7 @@
 HA_LOGFACILITY, and stderr when none of them is set. Every line carries the agent and instance.
 """
 
-import os
+import posix  # not os, on the monitor path: docs/design.md
 import sys
 import time
 
@@ -16,7 +16,7 @@ def _debug_enabled(value):
 
 class Logger:
     def __init__(self, agent_name, instance, environ):
-        self.tag = f"{agent_name}({instance or 'unknown'})[{os.getpid()}]"
+        self.tag = f"{agent_name}({instance or 'unknown'})[{posix.getpid()}]"
         self.logfile = environ.get("HA_LOGFILE") or ""
         self.debuglog = environ.get("HA_DEBUGLOG") or ""
         self.facility = environ.get("HA_LOGFACILITY") or ""
@@ -68,14 +68,14 @@ class Logger:
         reads) must never block the agent or change what the action returns."""
         stamp = time.strftime("%b %d %H:%M:%S")
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW
-                         | os.O_NONBLOCK, 0o640)
+            fd = posix.open(path, posix.O_WRONLY | posix.O_APPEND | posix.O_CREAT
+                            | posix.O_NOFOLLOW | posix.O_NONBLOCK, 0o640)
         except OSError:
             return False
         try:
-            os.write(fd, f"{stamp} {line}\n".encode("utf-8", "replace"))
+            posix.write(fd, f"{stamp} {line}\n".encode("utf-8", "replace"))
         except OSError:
             return False
         finally:
-            os.close(fd)
+            posix.close(fd)
         return True

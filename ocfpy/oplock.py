@@ -10,10 +10,9 @@ services are spawned with close_fds).
 """
 
 import fcntl
-import os
+import posix  # not os, on the monitor path: docs/design.md
 import time
 
-from . import wait
 from .codes import OCF, OCFError
 
 POLL = 0.05
@@ -33,11 +32,15 @@ class OperationLock:
             except FileNotFoundError:  # the first operation of this agent since boot
                 from .safefile import make_directory  # as service.run_path(create=True)
 
-                make_directory(os.path.dirname(self.path), 0o755)
+                make_directory(self.path.rpartition("/")[0], 0o755)
                 self.fd = self._open()
         except OSError as exc:
             raise OCFError(OCF.ERR_GENERIC, f"cannot open the operation lock {self.path}: "
                                             f"{exc.strerror}") from None
+        if self._try_lock():  # nobody else holds it: the usual case, and a monitor's
+            return
+        from . import wait
+
         started = time.monotonic()
         if not wait.until(self._try_lock, until, POLL):
             self.release()
@@ -53,11 +56,12 @@ class OperationLock:
             return False
 
     def _open(self):
-        return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        return posix.open(self.path, posix.O_RDWR | posix.O_CREAT | posix.O_NOFOLLOW
+                          | posix.O_CLOEXEC, 0o600)
 
     def release(self):
         if self.fd is not None:
-            os.close(self.fd)  # closing the only descriptor drops the flock
+            posix.close(self.fd)  # closing the only descriptor drops the flock
             self.fd = None
 
     def __enter__(self):

@@ -5,8 +5,6 @@ clobbered by a naive agent. An ocfpy pidfile starts with a marker line; a file w
 never rewritten or deleted, and the agent says which path it refused and why.
 """
 
-import os
-
 from .identity import Identity
 
 MARKER = "ocfpy-pidfile 1"
@@ -59,7 +57,7 @@ def write(path, identity, trusted=None):
     from . import safefile
 
     text = f"{MARKER}\npid={identity.pid}\nstart={identity.start_ticks}\nboot={identity.boot}\n"
-    directory, name = os.path.split(os.path.abspath(path))
+    directory, name = safefile.split(path)
     try:
         with safefile.Directory(directory, trusted=trusted) as handle:
             existing = handle.read(name, 4096)

@@ -19,13 +19,13 @@ so nothing is ever reached by a name that could have been swapped meanwhile:
 Errors are UnsafePath (an OSError) naming the path and why; missing files read as None.
 """
 
+import _stat  # the stat module's C half, all that is used of it
 import errno
-import os
-import stat
+import posix  # not os, on the monitor path: docs/design.md
 
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_DIR_FLAGS = posix.O_RDONLY | posix.O_DIRECTORY | posix.O_NOFOLLOW | posix.O_CLOEXEC
 _MAX_LINKS = 40  # as the kernel's own limit on symlinks in one lookup
-_OWN_UIDS = frozenset((0, os.geteuid()))
+_OWN_UIDS = frozenset((0, posix.geteuid()))
 
 
 class UnsafePath(OSError):
@@ -40,9 +40,9 @@ class UnsafePath(OSError):
 
 
 def _kind(mode):
-    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISLNK, "a symlink"),
-                       (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
-                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+    for test, name in ((_stat.S_ISDIR, "a directory"), (_stat.S_ISLNK, "a symlink"),
+                       (_stat.S_ISFIFO, "a FIFO"), (_stat.S_ISCHR, "a character device"),
+                       (_stat.S_ISBLK, "a block device"), (_stat.S_ISSOCK, "a socket")):
         if test(mode):
             return name
     return "not a regular file"
@@ -50,7 +50,7 @@ def _kind(mode):
 
 def trusted_uids(users=()):
     """root, the process's own user and the given user names or uids (empty ones ignored)."""
-    uids = {0, os.geteuid()}
+    uids = {0, posix.geteuid()}
     for user in users:
         if isinstance(user, int):
             uids.add(user)
@@ -69,11 +69,11 @@ def _directory_problem(status, trusted, private):
     if status.st_uid not in trusted:
         return f"is owned by uid {status.st_uid}, not by root or the service's user"
     if status.st_mode & 0o022:
-        sticky = status.st_mode & stat.S_ISVTX
+        sticky = status.st_mode & _stat.S_ISVTX
         if private or not sticky:
             who = "group and others" if status.st_mode & 0o022 == 0o022 else (
                 "its group" if status.st_mode & 0o020 else "others")
-            return (f"is writable by {who} (mode {stat.S_IMODE(status.st_mode):04o}): "
+            return (f"is writable by {who} (mode {_stat.S_IMODE(status.st_mode):04o}): "
                     "they could swap what root reads or writes there")
     return None
 
@@ -87,7 +87,7 @@ class Directory:
     """
 
     def __init__(self, path, *, trusted=None, create=False, mode=0o755, private=True):
-        self.path = os.path.abspath(path)
+        self.path = absolute(path)
         self.trusted = trusted if trusted is not None else trusted_uids()
         self.created = []
         self.made = False  # whether the directory itself was created
@@ -101,14 +101,14 @@ class Directory:
 
     def close(self):
         if self.fd is not None:
-            os.close(self.fd)
+            posix.close(self.fd)
             self.fd = None
 
     def _walk(self, create, mode, private):
         parts = [p for p in self.path.split("/") if p]
         done = []
         links = 0
-        fd = os.open("/", _DIR_FLAGS)
+        fd = posix.open("/", _DIR_FLAGS)
         try:
             self._check(fd, "/", False)
             while parts:
@@ -116,25 +116,25 @@ class Directory:
                 where = "/" + "/".join(done + [name])
                 if name == "..":  # only from a symlink's target: `done` holds real directories
                     done = done[:-1]
-                    os.close(fd)
+                    posix.close(fd)
                     fd = self._reopen(done)
                     continue
                 try:
-                    status = os.stat(name, dir_fd=fd, follow_symlinks=False)
+                    status = posix.stat(name, dir_fd=fd, follow_symlinks=False)
                 except FileNotFoundError:
                     if not create:
                         raise
                     try:
-                        os.mkdir(name, mode, dir_fd=fd)
+                        posix.mkdir(name, mode, dir_fd=fd)
                         self.created.append(where)
                     except FileExistsError:
                         pass
-                    status = os.stat(name, dir_fd=fd, follow_symlinks=False)
-                if stat.S_ISLNK(status.st_mode):
+                    status = posix.stat(name, dir_fd=fd, follow_symlinks=False)
+                if _stat.S_ISLNK(status.st_mode):
                     # Followed only if root (or we) put it there: a link of root's, or one in a
                     # directory of root's that nobody else can write. Anybody can plant one in
                     # /tmp, and a service user's link could send root anywhere.
-                    holder = os.fstat(fd)
+                    holder = posix.fstat(fd)
                     if status.st_uid not in _OWN_UIDS and (
                             holder.st_uid not in _OWN_UIDS or holder.st_mode & 0o022):
                         raise UnsafePath(where, f"is a symlink of uid {status.st_uid} in a "
@@ -142,17 +142,17 @@ class Directory:
                     links += 1
                     if links > _MAX_LINKS:
                         raise UnsafePath(self.path, "has too many levels of symlinks")
-                    target = os.readlink(name, dir_fd=fd)
+                    target = posix.readlink(name, dir_fd=fd)
                     if target.startswith("/"):
                         done = []
-                        os.close(fd)
-                        fd = os.open("/", _DIR_FLAGS)
+                        posix.close(fd)
+                        fd = posix.open("/", _DIR_FLAGS)
                     parts = [p for p in target.split("/") if p and p != "."] + parts
                     continue
-                if not stat.S_ISDIR(status.st_mode):
+                if not _stat.S_ISDIR(status.st_mode):
                     raise UnsafePath(where, f"is {_kind(status.st_mode)}, not a directory")
-                child = os.open(name, _DIR_FLAGS, dir_fd=fd)
-                os.close(fd)
+                child = posix.open(name, _DIR_FLAGS, dir_fd=fd)
+                posix.close(fd)
                 fd = child
                 done.append(name)
                 self._check(fd, "/" + "/".join(done), False)
@@ -161,19 +161,19 @@ class Directory:
             self.made = bool(self.created) and self.created[-1] == "/" + "/".join(done)
             return fd
         except BaseException:
-            os.close(fd)
+            posix.close(fd)
             raise
 
     def _reopen(self, done):
-        fd = os.open("/", _DIR_FLAGS)
+        fd = posix.open("/", _DIR_FLAGS)
         for name in done:
-            child = os.open(name, _DIR_FLAGS, dir_fd=fd)
-            os.close(fd)
+            child = posix.open(name, _DIR_FLAGS, dir_fd=fd)
+            posix.close(fd)
             fd = child
         return fd
 
     def _check(self, fd, where, private):
-        problem = _directory_problem(os.fstat(fd), self.trusted, private)
+        problem = _directory_problem(posix.fstat(fd), self.trusted, private)
         if problem:
             raise UnsafePath(where, problem)
 
@@ -183,13 +183,13 @@ class Directory:
         return name
 
     def _where(self, name):
-        return os.path.join(self.path, name)
+        return f"{self.path.rstrip('/')}/{name}"
 
     # Reading.
     def lstat(self, name):
-        """os.stat_result of the entry itself (a symlink is not followed), or None."""
+        """posix.stat_result of the entry itself (a symlink is not followed), or None."""
         try:
-            return os.stat(self._name(name), dir_fd=self.fd, follow_symlinks=False)
+            return posix.stat(self._name(name), dir_fd=self.fd, follow_symlinks=False)
         except FileNotFoundError:
             return None
 
@@ -204,18 +204,18 @@ class Directory:
                 return None
             self._require_regular(name, before)
             try:
-                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                fd = posix.open(name, posix.O_RDONLY | posix.O_NOFOLLOW | posix.O_NONBLOCK | posix.O_CLOEXEC,
                              dir_fd=self.fd)
             except FileNotFoundError:
                 continue
-            status = os.fstat(fd)
+            status = posix.fstat(fd)
             if (status.st_dev, status.st_ino) == (before.st_dev, before.st_ino):
                 return fd, status
-            os.close(fd)
+            posix.close(fd)
         raise UnsafePath(self._where(name), "keeps being replaced while being opened")
 
     def _require_regular(self, name, status):
-        if not stat.S_ISREG(status.st_mode):
+        if not _stat.S_ISREG(status.st_mode):
             raise UnsafePath(self._where(name), f"is {_kind(status.st_mode)}, not a regular file")
         if status.st_uid not in self.trusted:
             raise UnsafePath(self._where(name), f"is owned by uid {status.st_uid}, not by root "
@@ -230,11 +230,11 @@ class Directory:
         try:
             return _read_fd(fd, limit)
         finally:
-            os.close(fd)
+            posix.close(fd)
 
     # Writing.
     def _temporary(self, name, tag="tmp"):
-        return f"{name}.{os.getpid()}.{tag}"
+        return f"{name}.{posix.getpid()}.{tag}"
 
     def stage(self, name, data, mode=0o644, owner=None):
         """Write `data` to a new temporary next to `name`, fsynced; returns its name.
@@ -242,39 +242,39 @@ class Directory:
         Created exclusively and never through a symlink: a name planted there fails the write.
         """
         temporary = self._temporary(self._name(name))
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-                     | os.O_CLOEXEC, mode & 0o777, dir_fd=self.fd)
+        fd = posix.open(temporary, posix.O_WRONLY | posix.O_CREAT | posix.O_EXCL | posix.O_NOFOLLOW
+                     | posix.O_CLOEXEC, mode & 0o777, dir_fd=self.fd)
         try:
-            os.fchmod(fd, mode)  # the umask must neither narrow nor widen it
+            posix.fchmod(fd, mode)  # the umask must neither narrow nor widen it
             if owner is not None:
-                os.fchown(fd, *owner)
+                posix.fchown(fd, *owner)
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
+                view = view[posix.write(fd, view):]
+            posix.fsync(fd)
         except BaseException:
-            os.close(fd)
+            posix.close(fd)
             self._discard(temporary)
             raise
-        os.close(fd)
+        posix.close(fd)
         return temporary
 
     def commit(self, temporary, name):
-        os.replace(temporary, name, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+        posix.replace(temporary, name, src_dir_fd=self.fd, dst_dir_fd=self.fd)
 
     def sync(self):
-        os.fsync(self.fd)
+        posix.fsync(self.fd)
 
     def _discard(self, name):
         try:
-            os.unlink(name, dir_fd=self.fd)
+            posix.unlink(name, dir_fd=self.fd)
         except FileNotFoundError:
             pass
 
     def replace(self, name, data, mode=0o644, owner=None):
         """Put `data` at `name` in one step (temporary, fsync, rename, fsync of the directory)."""
         existing = self.lstat(name)
-        if existing is not None and stat.S_ISDIR(existing.st_mode):
+        if existing is not None and _stat.S_ISDIR(existing.st_mode):
             raise UnsafePath(self._where(name), "is a directory")
         temporary = self.stage(name, data, mode, owner)
         try:
@@ -297,7 +297,7 @@ class Directory:
             if check is not None:
                 check(_read_fd(fd, 1 << 16))
         finally:
-            os.close(fd)
+            posix.close(fd)
         now = self.lstat(name)
         if now is None:
             return False
@@ -310,7 +310,7 @@ class Directory:
     def make_subdirectory(self, name, mode=0o755):
         """Create directory `name` here unless it exists; True when it was made."""
         try:
-            os.mkdir(self._name(name), mode, dir_fd=self.fd)
+            posix.mkdir(self._name(name), mode, dir_fd=self.fd)
             return True
         except FileExistsError:
             return False
@@ -320,7 +320,7 @@ def _read_fd(fd, limit):
     chunks = []
     left = limit
     while left > 0:
-        chunk = os.read(fd, min(left, 1 << 16))
+        chunk = posix.read(fd, min(left, 1 << 16))
         if not chunk:
             break
         chunks.append(chunk)
@@ -328,19 +328,35 @@ def _read_fd(fd, limit):
     return b"".join(chunks)
 
 
-def _split(path):
-    path = os.path.abspath(path)
-    directory, name = os.path.split(path)
+def absolute(path):
+    """`path` made absolute and normalized by its text alone, as os.path.abspath does."""
+    path = posix.fspath(path)
+    if not path.startswith("/"):
+        path = f"{posix.getcwd()}/{path}"
+    parts = []
+    for part in path.split("/"):
+        if part == "..":
+            if parts:
+                parts.pop()
+        elif part and part != ".":
+            parts.append(part)
+    return "/" + "/".join(parts)
+
+
+def split(path):
+    """(directory, file name) of `path` made absolute; UnsafePath when it names no file."""
+    path = absolute(path)
+    directory, _, name = path.rpartition("/")
     if not name:
         raise UnsafePath(path, "names no file")
-    return directory, name
+    return directory or "/", name
 
 
 # One-call forms.
 
 def read(path, limit=1 << 16, trusted=None):
     """The bytes of the regular file at `path` (at most `limit`), or None when it is absent."""
-    directory, name = _split(path)
+    directory, name = split(path)
     try:
         handle = Directory(directory, trusted=trusted)
     except FileNotFoundError:
@@ -356,7 +372,7 @@ def replace(path, data, mode=0o644, *, trusted=None, parents=False, parent_mode=
     private=False also accepts a sticky directory others may write in (/tmp) for the file:
     the temporary is created exclusively and renamed, and in a sticky directory nobody else
     can move it meanwhile, nor have root's rename replace an entry of theirs (EPERM)."""
-    directory, name = _split(path)
+    directory, name = split(path)
     with Directory(directory, trusted=trusted, create=parents, mode=parent_mode,
                    private=private) as handle:
         handle.replace(name, data, mode, owner)
@@ -364,7 +380,7 @@ def replace(path, data, mode=0o644, *, trusted=None, parents=False, parent_mode=
 
 def remove(path, check=None, trusted=None):
     """Delete the regular file at `path` if check(bytes) accepts it; False when absent."""
-    directory, name = _split(path)
+    directory, name = split(path)
     try:
         handle = Directory(directory, trusted=trusted)
     except FileNotFoundError:
@@ -381,7 +397,7 @@ def make_directory(path, mode=0o755, *, trusted=None, owner=None):
         trusted = (trusted if trusted is not None else trusted_uids()) | {owner[0]}
     with Directory(path, trusted=trusted, create=True, mode=mode, private=False) as handle:
         if owner is not None and handle.made:
-            os.fchown(handle.fd, *owner)
+            posix.fchown(handle.fd, *owner)
         return list(handle.created)
 
 
@@ -398,20 +414,20 @@ def replace_all(files, *, trusted=None, parents=False, parent_mode=0o755, privat
     backups = []
     try:
         for path, data, mode in files:
-            directory, name = _split(path)
+            directory, name = split(path)
             if directory not in handles:
                 handles[directory] = Directory(directory, trusted=trusted, create=parents,
                                                mode=parent_mode, private=private)
             handle = handles[directory]
             existing = handle.lstat(name)
-            if existing is not None and stat.S_ISDIR(existing.st_mode):
+            if existing is not None and _stat.S_ISDIR(existing.st_mode):
                 raise UnsafePath(handle._where(name), "is a directory")
             staged.append((handle, handle.stage(name, data, mode), name))
         for handle, temporary, name in staged:
             backup = None
             if handle.lstat(name) is not None:
                 backup = handle._temporary(name, "old")
-                os.link(name, backup, src_dir_fd=handle.fd, dst_dir_fd=handle.fd,
+                posix.link(name, backup, src_dir_fd=handle.fd, dst_dir_fd=handle.fd,
                         follow_symlinks=False)
                 backups.append((handle, backup))
             handle.commit(temporary, name)
@@ -423,7 +439,7 @@ def replace_all(files, *, trusted=None, parents=False, parent_mode=0o755, privat
         for handle, name, backup in reversed(renamed):  # only after a failure
             try:
                 if backup is not None:
-                    os.replace(backup, name, src_dir_fd=handle.fd, dst_dir_fd=handle.fd)
+                    posix.replace(backup, name, src_dir_fd=handle.fd, dst_dir_fd=handle.fd)
                 else:
                     handle._discard(name)
             except OSError:

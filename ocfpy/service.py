@@ -5,7 +5,6 @@ omniNames) share this: launch and record the identity, tell whether it still liv
 it with escalation inside the stop timeout.
 """
 
-import os
 import time
 
 from . import pidfile, wait
@@ -67,6 +66,8 @@ def service_environment(environ, assignments=""):
 
 def find_executable(command, path):
     """The absolute path of `command` (searched on `path` unless it has a slash), or None."""
+    import os  # a start's or a validation's, never a monitor's (docs/design.md)
+
     candidates = [command] if "/" in command else [
         os.path.join(directory, command) for directory in path.split(":") if directory
     ]
@@ -83,6 +84,8 @@ class PidfileService:
 
     def check_usable(self):
         """Raise OCFError(ERR_INSTALLED) if this node cannot keep our pidfile at `path`."""
+        import os
+
         directory = os.path.dirname(self.path) or "."
         # Our own run directory is made on demand; '..' must not lead that anywhere else.
         if os.path.normpath(self.path).startswith(RUN_DIR + "/"):

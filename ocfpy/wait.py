@@ -3,10 +3,10 @@
 Every "wait until X, but no longer than T" in the agents goes through here, so each wait has
 the same shape: the condition is checked first (no sleep when it already holds), then every
 `interval` seconds, and once more at the deadline itself, never past it. Deadlines are
-time.monotonic() values. Only os and time are imported: monitors use this too.
+time.monotonic() values. Only posix and time are imported: monitors use this too.
 """
 
-import os
+import posix
 import time
 
 
@@ -37,7 +37,7 @@ def reaped(pid, seconds, interval=0.005):
 
     def ended():
         try:
-            done, raw = os.waitpid(pid, os.WNOHANG)
+            done, raw = posix.waitpid(pid, posix.WNOHANG)
         except ChildProcessError:
             return True
         if done:

@@ -36,15 +36,16 @@ def test_read_refuses_a_symlink_without_following_it(tmp_path):
 
 @pytest.fixture
 def opened(monkeypatch):
-    """The names os.open is asked to open (relative to a directory descriptor or not)."""
+    """The names safefile asks posix.open (os.open's C function) to open, relative to a
+    directory descriptor or not."""
     names = []
-    real_open = os.open
+    real_open = safefile.posix.open
 
     def recording_open(path, *args, **kwargs):
         names.append(os.path.basename(str(path)))
         return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(os, "open", recording_open)
+    monkeypatch.setattr(safefile.posix, "open", recording_open)
     return names
 
 
@@ -55,6 +56,8 @@ def test_read_never_opens_a_fifo(tmp_path, opened):
     with pytest.raises(pidfile.ForeignFileError, match="is a FIFO"):
         pidfile.read(str(tmp_path / "fifo"))
     assert "fifo" not in opened
+    (tmp_path / "regular").write_text("x")
+    assert safefile.read(tmp_path / "regular") == b"x" and "regular" in opened  # it records
 
 
 @pytest.mark.parametrize("kind,major_minor,word", [
@@ -195,7 +198,7 @@ def test_a_component_swapped_for_a_symlink_while_walking_is_not_followed(tmp_pat
     base.mkdir()
     target = tmp_path / "elsewhere"
     target.mkdir()
-    real_open = os.open
+    real_open = safefile.posix.open  # safefile calls posix (os's C half) directly
     swapped = []
 
     def swap_then_open(path, flags, *args, **kwargs):
@@ -205,7 +208,7 @@ def test_a_component_swapped_for_a_symlink_while_walking_is_not_followed(tmp_pat
             swapped.append(True)
         return real_open(path, flags, *args, **kwargs)
 
-    monkeypatch.setattr(os, "open", swap_then_open)
+    monkeypatch.setattr(safefile.posix, "open", swap_then_open)
     with pytest.raises(OSError):
         safefile.make_directory(base / "made", 0o755)
     monkeypatch.undo()
@@ -216,8 +219,8 @@ def test_a_component_swapped_for_a_symlink_while_walking_is_not_followed(tmp_pat
 
 def test_replace_is_atomic_fsynced_and_leaves_no_temporary(tmp_path, monkeypatch):
     synced = []
-    real_fsync = os.fsync
-    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(stat.S_IFMT(os.fstat(fd).st_mode)),
+    real_fsync = safefile.posix.fsync
+    monkeypatch.setattr(safefile.posix, "fsync", lambda fd: (synced.append(stat.S_IFMT(os.fstat(fd).st_mode)),
                                                  real_fsync(fd)))
     safefile.replace(tmp_path / "state", b"one", 0o600)
     assert synced == [stat.S_IFREG, stat.S_IFDIR]        # the file, then its directory

@@ -262,7 +262,9 @@ def test_storage_folder_swapped_for_a_symlink_is_never_chowned(appliance, monkey
     """Review fix: start made a missing storage folder, then os.chown()ed it to `user` by name.
     Whoever may write in the folder's parent (often that very user) can swap the new directory
     for a symlink in between, and root then hands the link's target (say /etc/shadow) to the
-    user. The swap is made deterministic here by running start() in-process."""
+    user. The swap is made deterministic here: start() runs in-process and the folder is
+    swapped right after safefile's mkdir made it."""
+    from ocfpy import safefile
     from ocfpy.agents.archiver import ArchiverAgent
     from ocfpy.codes import OCFError
     from ocfpy.log import Logger
@@ -272,19 +274,22 @@ def test_storage_folder_swapped_for_a_symlink_is_never_chowned(appliance, monkey
     precious = resource.base / "precious"
     precious.write_text("root's own\n")
     sts = str(resource.base / "sts")
-    real_makedirs = os.makedirs
+    real_mkdir = safefile.posix.mkdir  # start makes the folder through ocfpy.safefile
+    swapped = []
 
-    def makedirs_then_swap(path, *args, **kwargs):
-        real_makedirs(path, *args, **kwargs)
-        if path == sts:
+    def mkdir_then_swap(name, *args, **kwargs):
+        real_mkdir(name, *args, **kwargs)
+        if name == "sts" and not swapped:
             os.rename(sts, sts + ".moved")
             os.symlink(precious, sts)
+            swapped.append(sts)
 
-    monkeypatch.setattr(os, "makedirs", makedirs_then_swap)
+    monkeypatch.setattr(safefile.posix, "mkdir", mkdir_then_swap)
     environ = {f"OCF_RESKEY_{k}": v for k, v in resource.params.items()}
     environ["OCF_RESOURCE_INSTANCE"] = resource.instance
     agent = ArchiverAgent(Request("start", ArchiverAgent.parameters, environ),
                           Logger(AGENT, resource.instance, environ))
-    with pytest.raises(OCFError):
+    with pytest.raises(OCFError, match="cannot be created"):
         agent.start()
+    assert swapped, "the swap was never made: start no longer creates the folder this way"
     assert os.stat(precious).st_uid == 0 and precious.read_text() == "root's own\n"

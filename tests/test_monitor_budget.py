@@ -61,6 +61,8 @@ def test_ducc_head_deep_monitor_reads_the_web_status_without_urllib(ducc_head):
                                        dict(by_hand(ducc_head), OCF_CHECK_LEVEL=str(level)))
         assert code == 0, stderr
         assert not loaded & HEAVY, (level, loaded & HEAVY)
+        if level == 0:  # local state only: not even os (docs/design.md)
+            assert not loaded & {"os", "_collections_abc"}, loaded
     assert "ocfpy.httpget" in loaded                                     # depth 20 asked it
 
 
@@ -73,6 +75,25 @@ def test_ducc_head_outside_pacemaker_sets_no_promotion_score(ducc_head):
     code, loaded, stderr = imports([f"{AGENT_DIR}/ducc-head", "monitor"], by_hand(ducc_head))
     assert code == 0 and "crm_attribute" not in stderr, stderr
     assert "subprocess" not in loaded
+
+
+def test_daemon_monitor_at_depth_0_loads_not_even_os(tmp_path):
+    """A process agent's depth-0 monitor reads a pidfile and /proc: importing os (and the
+    _collections_abc behind os.environ) would cost it 0.8 ms, an eighth of the interpreter's
+    own start (docs/design.md)."""
+    env = pacemaker_environment(f"{TAG}-daemon0", {"command": "sleep 600",
+                                                   "pidfile": str(tmp_path / "d.pid")},
+                                interval_ms=10000)
+    daemon = f"{AGENT_DIR}/daemon"
+    done = subprocess.run([daemon, "start"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    try:
+        code, loaded, stderr = imports([daemon, "monitor"], env)
+        assert code == 0, stderr
+        assert "ocfpy.pidfile" in loaded and "ocfpy.safefile" in loaded   # it did look
+        assert not loaded & (HEAVY | {"os", "_collections_abc"}), loaded
+    finally:
+        subprocess.run([daemon, "stop"], env=env, capture_output=True, timeout=60)
 
 
 def test_archiver_monitors_speak_http_without_http_client_or_json(appliance):  # noqa: F811
