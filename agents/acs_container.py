@@ -15,7 +15,6 @@ containers again, whatever the two monitor intervals are. A container start whil
 services do not answer fails at once with that cause first in its reason.
 """
 
-from ocfpy import wait
 from ocfpy.agent import Agent
 from ocfpy.codes import OCF, OCFError
 from ocfpy.params import Parameter, absolute_path, command_line
@@ -126,6 +125,8 @@ class AcsContainerAgent(Agent):
                 self.log.warning(f"container pid {leader.pid} is {why}; skipping acsStopContainer")
                 leader = None
         if leader is not None and self.acs.find("acsStopContainer"):
+            from ocfpy import wait
+
             argv = ["acsStopContainer", "-b", str(self.acs.instance), self.params.container]
             self.acs.run_before_signals(self, argv, self._logfile(), self.remaining() / 3,
                                         "terminating the container process")

@@ -98,13 +98,13 @@ def _belongs(argv, home, components):
 
 
 def running(ducc_home, components):
-    """{component: [Identity]} of this DUCC_HOME's daemons among `components`."""
+    """{component: [Identity]} of this DUCC_HOME's daemons among `components`; ducc_home as
+    DuccEnvironment.home holds it (normalized)."""
     from . import procscan
 
-    home = absolute(ducc_home)
     wanted = tuple(components)
     found = {component: [] for component in wanted}
-    for identity, argv in procscan.with_arguments(lambda argv: _belongs(argv, home, wanted)):
+    for identity, argv in procscan.with_arguments(lambda argv: _belongs(argv, ducc_home, wanted)):
         for component in wanted:
             if _is(component, argv):
                 found[component].append(identity)
@@ -114,13 +114,13 @@ def running(ducc_home, components):
 
 def still_running(ducc_home, component, identity):
     """Whether the process `identity` (found by running() earlier) lives and is still that
-    component's daemon: two /proc reads instead of a scan."""
+    component's daemon: two /proc reads instead of a scan. ducc_home as for running()."""
     from ocfpy.identity import arguments
 
     if not identity.alive():
         return False
     argv = arguments(identity.pid)
-    return bool(argv) and _belongs(argv, absolute(ducc_home), (component,)) and \
+    return bool(argv) and _belongs(argv, ducc_home, (component,)) and \
         identity.alive()
 
 

@@ -13,7 +13,7 @@ deadline, so a stale NFS mount is reported while the IOC still runs rather than 
 restart.
 """
 
-from ocfpy import pidfile, wait
+from ocfpy import pidfile
 from ocfpy.agent import Agent
 from ocfpy.codes import OCF, OCFError
 from ocfpy.identity import Identity, children, read_stat
@@ -23,25 +23,64 @@ from ocfpy.service import PidfileService, default_pidfile
 
 
 def console_endpoint(value):
-    """Check a console endpoint: PORT, IP:PORT or unix:PATH."""
+    """Check a console endpoint: PORT, 127.0.0.1:PORT or unix:PATH."""
     parse_console(value)
 
 
+# procServ binds a TCP console to 127.0.0.1 whatever address it is given: only its --allow,
+# which Debian's procServ is built without, would bind another (acceptFactory.cc upstream).
+CONSOLE_HOST = "127.0.0.1"
+# The longest path a unix socket address holds (sun_path, less its terminating NUL).
+MAX_SOCKET_PATH = 107
+
+
 def parse_console(value):
-    """('tcp', host, port) or ('unix', path, None) for a console parameter value."""
+    """('tcp', '127.0.0.1', port) or ('unix', path, None) for a console parameter value.
+
+    IP:PORT is accepted for 127.0.0.1 only (CONSOLE_HOST): a console is reached on the IOC's
+    node, as `ocfpy-ioc attach` does through ssh."""
     if value.startswith("unix:"):
         path = value[len("unix:"):]
         if not path or "\0" in path:
             raise ValueError(f"needs a socket path after 'unix:', not {value!r}")
         return "unix", path, None
     host, sep, port = value.rpartition(":")
-    if not sep:
-        host = "127.0.0.1"
     if not is_digits(port) or not 0 < int(port) < 65536:
-        raise ValueError(f"must be PORT, IP:PORT or unix:PATH with a port 1-65535, not {value!r}")
-    if not is_dotted_quad(host):
-        raise ValueError(f"must bind a numeric IPv4 address (procServ's rule), not {host!r}")
-    return "tcp", host, int(port)
+        raise ValueError(f"must be PORT, 127.0.0.1:PORT or unix:PATH with a port 1-65535, not "
+                         f"{value!r}")
+    if sep and host != CONSOLE_HOST:
+        raise ValueError(f"asks for {host}, but procServ binds consoles to 127.0.0.1 only: give "
+                         f"PORT or unix:PATH")
+    return "tcp", CONSOLE_HOST, int(port)
+
+
+def console_socket(instance):
+    """The console of the IOC resource `instance` when its console parameter is empty: the
+    unix socket RUN_DIR/epics-ioc/<resource>/control, in a directory of its own that procServ
+    running as `user` can create it in, as procServ's manage-procs keeps
+    unix:RUNDIR/procserv-NAME/control. One per IOC: no two IOCs on a node can collide."""
+    from ocfpy.service import run_path
+
+    path = run_path("epics-ioc", instance, "/control")
+    if len(path.encode("utf-8", "surrogateescape")) > MAX_SOCKET_PATH:
+        import hashlib
+
+        digest = hashlib.sha256(instance.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+        path = run_path("epics-ioc", digest, "/control")
+    return path
+
+
+def console_text(endpoint):
+    """'unix:PATH' or '127.0.0.1:PORT' for a console_of() answer: procServ's own syntax."""
+    kind, where, port = endpoint
+    return f"unix:{where}" if kind == "unix" else f"{where}:{port}"
+
+
+def console_of(value, instance):
+    """Where procServ's console of the IOC resource `instance` listens, given its console
+    parameter `value`: ('tcp', '127.0.0.1', port) or ('unix', path, None). The agent, ocfgen's
+    firewall and ocfpy-ioc all ask here."""
+    return ("unix", console_socket(instance), None) if not value else parse_console(value)
 
 
 def ipv4_address(value):
@@ -128,12 +167,15 @@ class EpicsIocAgent(Agent):
                            "would but never run by one; the startup script is appended as the "
                            "last argument. Empty: the startup script is executed itself, its #! "
                            "line naming the IOC executable, as makeBaseApp's st.cmd files do."),
-        Parameter("console", default="7001", unique_group="console", check=console_endpoint,
-                  shortdesc="procServ console: PORT, IP:PORT or unix:PATH",
-                  longdesc="Where procServ's console listens. A bare port is bound to "
-                           "127.0.0.1 (to `address` when the IOC has one); give 0.0.0.0:PORT "
-                           "to listen on every interface. unix:PATH uses a unix socket "
-                           "(unix:@NAME an abstract one)."),
+        Parameter("console", default="", unique_group="console", check=console_endpoint,
+                  shortdesc="procServ console: empty, PORT or unix:PATH",
+                  longdesc="Where procServ's console listens, always on the IOC's node: "
+                           "procServ binds a TCP console to 127.0.0.1 whatever address it is "
+                           "given. Empty: the unix socket /run/ocfpy/epics-ioc/<resource>/"
+                           "control, one per IOC (as procServ's manage-procs does), readable "
+                           "by root and `user`. PORT: 127.0.0.1:PORT (each IOC on a node needs "
+                           "its own). unix:PATH a socket of your choosing, unix:@NAME an "
+                           "abstract one. ocfpy-ioc attach reaches any of them."),
         Parameter("address", default="", check=ipv4_address,
                   shortdesc="The IOC's own IPv4 address (its CA and pvAccess servers bind it)",
                   longdesc="An address that moves with the IOC (an IPaddr2 started before it, "
@@ -141,9 +183,8 @@ class EpicsIocAgent(Agent):
                            "The IOC's Channel Access and pvAccess servers bind only this "
                            "address (EPICS_CAS_INTF_ADDR_LIST, EPICS_PVAS_INTF_ADDR_LIST), so "
                            "every IOC keeps the standard ports and is reached by its address "
-                           "wherever it runs; a bare console port binds it too; the agent's own "
-                           "Channel Access check asks this address. Empty: the node's "
-                           "addresses."),
+                           "wherever it runs; the agent's own Channel Access check asks this "
+                           "address. Empty: the node's addresses."),
         Parameter("ca_port", "integer", default="0", minimum=0, maximum=65535,
                   shortdesc="Channel Access server port (0: EPICS's 5064)",
                   longdesc="EPICS_CAS_SERVER_PORT of the IOC: its UDP search port and the TCP "
@@ -250,11 +291,7 @@ class EpicsIocAgent(Agent):
         return settings
 
     def _console(self):
-        """parse_console of the console parameter, a bare port bound to `address` if given."""
-        kind, where, port = parse_console(self.params.console)
-        if kind == "tcp" and self.params.address and ":" not in self.params.console:
-            where = self.params.address
-        return kind, where, port
+        return console_of(self.params.console, self.request.instance)
 
     def _argv(self, env):
         import shlex
@@ -265,14 +302,12 @@ class EpicsIocAgent(Agent):
         if procserv is None:
             raise OCFError(OCF.ERR_INSTALLED,
                            f"procServ ({self.params.procserv!r}) is not an executable on this node")
-        kind, where, port = self._console()
-        endpoint = f"unix:{where}" if kind == "unix" else f"{where}:{port}"
         argv = [procserv, "-f", "--noautorestart", "-q", "-n", self.params.ioc_name,
                 "-c", self.params.boot_dir]
         if self.params.logfile:
             argv += ["-L", self.params.logfile]
         ioc = shlex.split(self.params.ioc_command) if self.params.ioc_command else []
-        return argv + [endpoint] + ioc + [self._startup_path()]
+        return argv + [console_text(self._console())] + ioc + [self._startup_path()]
 
     # Node-local checks.
     def validate(self):
@@ -315,6 +350,8 @@ class EpicsIocAgent(Agent):
         env = self._environment()
         if self.params.logfile and self.params.user:
             self._create_log_for_user()
+        if not self.params.console:
+            self._create_console_directory()
         leader = self.service.launch(self, self._argv(env), settle=0.2, cwd=self.params.boot_dir,
                                      user=self.params.user, env=env,
                                      logfile=self.params.logfile or "/dev/null")
@@ -323,6 +360,25 @@ class EpicsIocAgent(Agent):
         except OCFError:
             self.service.terminate(self, leader=leader)
             raise
+
+    def _create_console_directory(self):
+        """The directory of the default console socket: root's, or `user`'s when procServ runs
+        as `user`, so that procServ can create the socket in it; nobody else may enter it."""
+        from ocfpy import safefile
+
+        owner = None
+        if self.params.user:
+            import pwd
+
+            entry = pwd.getpwnam(self.params.user)
+            owner = (entry.pw_uid, entry.pw_gid)
+        directory = console_socket(self.request.instance).rpartition("/")[0]
+        try:
+            safefile.make_directory(directory.rpartition("/")[0], 0o755)
+            safefile.make_directory(directory, 0o700, owner=owner)
+        except OSError as exc:
+            raise OCFError(OCF.ERR_GENERIC, f"cannot create the console directory {directory}: "
+                                            f"{exc}") from None
 
     def _create_log_for_user(self):
         """procServ opens its log as `user`: create a missing log file owned by that user.
@@ -350,6 +406,8 @@ class EpicsIocAgent(Agent):
     def _record_child(self, leader):
         """Find the IOC that procServ forked and record its identity next to the pidfile."""
         import time
+
+        from ocfpy import wait
 
         def ioc_child():
             pids = _children(leader.pid)
@@ -421,6 +479,8 @@ class EpicsIocAgent(Agent):
         the console sends nothing back at all (procServ itself hung)."""
         import time
 
+        from ocfpy import wait
+
         grace = min(self.params.shutdown_timeout, max(0.0, self.remaining()) / 2)
         console = self._type_on_console(self.params.stop_command)
         if console is None:
@@ -441,7 +501,7 @@ class EpicsIocAgent(Agent):
 
             wait.until(gone_or_silent, began + grace, 0.05)
             if silent:
-                self.log.warning(f"the IOC console {self.params.console} sent nothing in "
+                self.log.warning(f"the IOC console {console_text(self._console())} sent nothing in "
                                  f"{CONSOLE_ANSWER:.0f}s: straight to signals")
                 return
             _drain(console)
@@ -480,7 +540,8 @@ class EpicsIocAgent(Agent):
         except OSError as exc:
             if conn is not None:
                 conn.close()
-            self.log.warning(f"cannot reach the IOC console {self.params.console}: {exc}")
+            self.log.warning(f"cannot reach the IOC console {console_text(self._console())}: "
+                             f"{exc}")
             return None
         return conn
 
@@ -569,14 +630,13 @@ class EpicsIocAgent(Agent):
         The last value, when it was first seen and the IOC pid are kept next to the pidfile,
         in a file with a marker line, so a file that is not ours is never rewritten.
         """
-        import os
         import time
 
         from ocfpy import safefile
 
         path = self.service.path + ".heartbeat"
         now = time.time()
-        directory, name = os.path.split(path)
+        directory, name = safefile.split(path)
         try:
             # Read and replaced through one open directory only root can write (safefile).
             with safefile.Directory(directory) as handle:

@@ -3,7 +3,7 @@ stop them with escalation. For stop and for monitors of services that keep no pi
 trust; a /proc scan costs about a millisecond per hundred processes. /proc itself is read by
 ocfpy.identity."""
 
-import os
+import posix  # not os, on the monitor path: docs/design.md
 
 from ocfpy import wait
 from ocfpy.identity import Identity, arguments, environment, pids
@@ -14,7 +14,7 @@ def with_environment(name, value):
     wanted = f"{name}={value}".encode()
     found = []
     for pid in pids():
-        if pid == os.getpid():
+        if pid == posix.getpid():
             continue
         if wanted in environment(pid):
             identity = Identity.of(pid)
@@ -40,7 +40,7 @@ def signal_all(identities, signum):
     for identity in identities:
         if identity.alive():
             try:
-                os.kill(identity.pid, signum)
+                posix.kill(identity.pid, signum)
             except ProcessLookupError:
                 pass
 

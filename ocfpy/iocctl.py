@@ -7,11 +7,10 @@
     ocfpy-ioc log NAME             its console log (the agent's logfile) from that node
 
 NAME is the resource id or the IOC name. Cluster queries run here (a cluster node) or, with
---via NODE, on that node through the runner. A console that listens on a node's loopback or
-on a unix socket (the agent's default and unix:PATH) is reached through the runner on that
-node (ssh by default), where `python3 -m ocfpy.iocctl relay` connects to it; a console bound
-to another address is connected to directly. Read-only is enforced by the relay: it never
-sends a byte to procServ unless --write is given.
+--via NODE, on that node through the runner. A console listens on its node only (procServ binds
+a TCP console to 127.0.0.1; the agent's default is a unix socket), so it is reached through the
+runner on that node (ssh by default), where `python3 -m ocfpy.iocctl relay` connects to it.
+Read-only is enforced by the relay: it never sends a byte to procServ unless --write is given.
 """
 
 import argparse
@@ -33,8 +32,8 @@ class IocError(Exception):
 class Ioc:
     resource: str
     ioc_name: str
-    console: str
-    logfile: str
+    console: str                                  # where it listens on its node, as procServ
+    logfile: str                                  # writes it (the parameter if unreadable)
     nodes: list = field(default_factory=list)     # where it runs
     state: str = "Stopped"
     last_failure: Optional[dict] = None           # node, operation, rc, exit_reason, time
@@ -79,7 +78,7 @@ class Cluster:
             params = {nv.get("name"): nv.get("value") for nv in
                       primitive.iterfind("instance_attributes/nvpair")}
             rid = primitive.get("id")
-            ioc = Ioc(rid, params.get("ioc_name", ""), params.get("console", "7001"),
+            ioc = Ioc(rid, params.get("ioc_name", ""), _console(params.get("console", ""), rid),
                       params.get("logfile", ""))
             ioc.nodes = status.where(rid)
             instances = status.matching(rid)
@@ -135,18 +134,25 @@ def failure_text(failure):
             f"{failure['node']}{reason}")
 
 
+def _console(value, resource):
+    """procServ's own 'unix:PATH' or '127.0.0.1:PORT' for the console parameter `value` of
+    IOC `resource`; the value itself when it is not one (attach says why)."""
+    from .agents.epics_ioc import console_of, console_text
+
+    try:
+        return console_text(console_of(value, resource))
+    except ValueError:
+        return value
+
+
 def console_address(ioc):
-    """('tcp', host, port) or ('unix', path, None) of the IOC's procServ console."""
+    """The parse_console tuple of the IOC's console, on its node; IocError when unreadable."""
     from .agents.epics_ioc import parse_console
 
     try:
         return parse_console(ioc.console)
     except ValueError as exc:
         raise IocError(f"{ioc.resource}: console {exc}") from None
-
-
-def _loopback(host):
-    return host.startswith("127.")
 
 
 # ---- the relay: one console connection, read-only unless asked -------------------------------
@@ -239,13 +245,10 @@ def cmd_attach(cluster, args):
 
     ioc = cluster.find(args.name)
     node = _running_node(ioc)
-    kind, host, port = console_address(ioc)
+    console_address(ioc)  # a console it cannot reach is said here, not on the node
     mode = "read-write" if args.write else "read-only"
     print(f"ocfpy-ioc: {ioc.resource} ({ioc.ioc_name}) on {node}, console {ioc.console}, "
           f"{mode}" + ("" if args.write else " (--write to type)"), file=sys.stderr)
-    if kind == "tcp" and not _loopback(host):
-        relay((kind, node if host == "0.0.0.0" else host, port), args.write, args.seconds)
-        return 0
     argv = [args.python, "-I", "-m", "ocfpy.iocctl", "relay", ioc.console]
     argv += (["--write"] if args.write else []) + (
         ["--for", str(args.seconds)] if args.seconds is not None else [])

@@ -50,7 +50,7 @@ def _kind(mode):
 
 def trusted_uids(users=()):
     """root, the process's own user and the given user names or uids (empty ones ignored)."""
-    uids = {0, posix.geteuid()}
+    uids = set(_OWN_UIDS)
     for user in users:
         if isinstance(user, int):
             uids.add(user)

@@ -7,7 +7,7 @@ it with escalation inside the stop timeout.
 
 import time
 
-from . import pidfile, wait
+from . import pidfile
 from .codes import OCF, OCFError
 
 RUN_DIR = "/run/ocfpy"
@@ -132,6 +132,8 @@ class PidfileService:
         except (OSError, pidfile.ForeignFileError) as exc:
             self._abandon(agent, identity)
             raise OCFError(OCF.ERR_GENERIC, f"cannot write pidfile {self.path}: {exc}") from None
+        from . import wait
+
         settle_until = min(time.monotonic() + settle, agent.deadline)
         wait.until(lambda: child.poll() is not None, settle_until, 0.02)
         status = child.poll()

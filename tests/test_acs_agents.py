@@ -12,6 +12,7 @@ import time
 
 import pytest
 from ocfrun import run_agent
+from tcpstate import wait_for_unread_request
 
 from ocfpy.agents import acs_services, procscan
 
@@ -351,7 +352,7 @@ def test_naming_service_killed_during_a_container_monitor_is_not_a_container_fai
         asking = threading.Thread(target=lambda: outcome.append(run_container(
             services, "monitor", interval_ms=10000, check_timeout="10000")))
         asking.start()
-        time.sleep(1.0)  # the agent has sent its resolve to the stopped ORB
+        wait_for_unread_request(services.base + 1)  # its resolve sits in the stopped ORB
         os.kill(naming, signal.SIGKILL)
         asking.join(30)
         monitor, = outcome

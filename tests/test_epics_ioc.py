@@ -388,9 +388,34 @@ def test_ioc_runs_as_the_given_user(shared_scratch, ioc):
     assert not server.alive() and not child.alive()
 
 
+def test_default_console_is_a_socket_of_its_own_that_another_user_can_make(shared_scratch, ioc):
+    """No console parameter: procServ, here running as nobody, listens on the unix socket
+    /run/ocfpy/epics-ioc/<resource>/control, in a directory of the resource's own that only
+    nobody (and root) may enter; the stop command reaches the IOC through it. One socket per
+    IOC: unlike one console port, no two IOCs on a node can collide."""
+    import shutil
+
+    resource = ioc(base=shared_scratch, user="nobody")
+    del resource.params["console"]
+    directory = f"/run/ocfpy/epics-ioc/{resource.name}"
+    try:
+        server, child = started(resource)
+        folder = os.stat(directory)
+        assert (folder.st_uid, stat.S_IMODE(folder.st_mode)) == (65534, 0o700)
+        assert stat.S_ISSOCK(os.stat(f"{directory}/control").st_mode)
+        assert resource.run("monitor", 10).rc == 0
+        assert resource.run("stop").rc == 0
+        assert "exited on 'exit()'" in resource.agent_log()
+        assert not server.alive() and not child.alive()
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 @pytest.mark.parametrize("params, rc, reason", [
-    ({"console": "7001x"}, 6, "parameter 'console' must be PORT, IP:PORT or unix:PATH"),
-    ({"console": "localhost:7001"}, 6, "must bind a numeric IPv4 address"),
+    ({"console": "7001x"}, 6, "parameter 'console' must be PORT, 127.0.0.1:PORT or unix:PATH"),
+    ({"console": "localhost:7001"}, 6, "asks for localhost, but procServ binds consoles to"),
+    ({"console": "0.0.0.0:7001"}, 6, "asks for 0.0.0.0, but procServ binds consoles to"),
+    ({"console": "192.0.2.101:7001"}, 6, "127.0.0.1 only: give PORT or unix:PATH"),
     ({"boot_dir": "relative/dir"}, 6, "parameter 'boot_dir' must be an absolute path"),
     ({"ca_timeout": "50"}, 6, "parameter 'ca_timeout' must be at least 100"),
     ({"heartbeat_pv": "A B"}, 6, "parameter 'heartbeat_pv' is not a Channel Access PV name"),

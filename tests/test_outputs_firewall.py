@@ -35,8 +35,7 @@ def full_cluster(node="n1"):
         fw.acs_instance(2, ("10.213.0.0/24",)),
         fw.acs_daemons(("10.213.0.0/24",)),
         *fw.epics_ca(("10.213.0.0/24", "fd00:213::/64"), client=True),
-        fw.procserv_console("llrf", 7001, "127.0.0.1"),
-        fw.procserv_console("bpm", 7002, "0.0.0.0", admin_sources=("10.213.0.200",)),
+        fw.procserv_console("llrf", 7001),
         *fw.archiver(("10.213.0.0/24",), appliances=NODES[1:]),
         *fw.ducc(NODES, ()),
         fw.vrrp((NODES[1],)),
@@ -57,7 +56,6 @@ def test_full_cluster_ruleset_passes_nft_check(tmp_path):
     assert "udp dport 5065 accept" in text and "udp sport 5064 accept" in text
     assert "ip saddr 10.213.0.12 ip protocol vrrp accept" in text
     assert "# procServ console llrf: tcp dport 7001 listens on loopback only" in text
-    assert "ip saddr 10.213.0.200 tcp dport 7002 accept" in text
     assert "tcp dport 42133 accept" in text      # the DUCC web server is for everyone
     assert "policy drop;" in text
 
@@ -92,11 +90,6 @@ def test_overlapping_ports_are_merged(tmp_path):
 def test_bad_openings_refused(opening, why):
     with pytest.raises(fw.FirewallError, match=why.replace("(", r"\(")):
         fw.render(fw.NodeFirewall("n", (opening,)))
-
-
-def test_console_on_every_address_needs_admin_sources():
-    with pytest.raises(fw.FirewallError, match="procServ console bpm listens on 0.0.0.0:7002"):
-        fw.procserv_console("bpm", 7002, "0.0.0.0")
 
 
 # The ruleset at work, in namespaces of this test.
@@ -149,7 +142,7 @@ def test_loaded_ruleset_lets_through_exactly_what_it_opens(two_namespaces, tmp_p
     server, client = two_namespaces
     openings = (
         fw.pacemaker_remote(("10.213.0.12",)),                  # open to the client's address
-        fw.procserv_console("llrf", 7001, "127.0.0.1"),          # loopback only
+        fw.procserv_console("llrf", 7001),                       # loopback only
         fw.Opening("DUCC web server", "tcp", (fw.DUCC_WS_PORT,)),  # open to anyone
     )
     path = tmp_path / "n1.nft"

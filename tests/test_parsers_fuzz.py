@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from ocfpy import giop
 from ocfpy.codes import OCFError
 
-STATUSES = {giop.HERE, giop.UNKNOWN, giop.FORWARD, giop.TIMEOUT, giop.REFUSED, giop.ERROR}
+STATUSES = {giop.HERE, giop.UNKNOWN, giop.FORWARD, giop.TIMEOUT, giop.REFUSED, giop.CLOSED,
+            giop.ERROR}
 
 
 def cdr(little, *parts):

@@ -9,9 +9,9 @@ when a node is lost, and the node-health settings its boot-directory check needs
 `address`: the resource gets an ocf:heartbeat:IPaddr2 `<id>-ip` started before it in one group
 (`<id>-group`, or its own group when it is in one already; constraints naming the resource then
 name that group, which is what runs together), and the agent is told the address: an
-ocf:ocfpy:epics-ioc binds its Channel Access and pvAccess servers and a bare console port to it
-(`address` parameter; a bare console port becomes ADDRESS:PORT), an ocf:ocfpy:archiver is
-checked there (`http_host`).
+ocf:ocfpy:epics-ioc binds its Channel Access and pvAccess servers to it (`address` parameter;
+its procServ console stays on the node, which procServ binds to 127.0.0.1 whatever it is
+given), an ocf:ocfpy:archiver is checked there (`http_host`).
 
 `accept_node_loss`: `ocfgen simulate` and `check --n-1` fail when the loss of a node leaves a
 resource stopped, unless that resource says why this is acceptable here.
@@ -73,10 +73,6 @@ def read_keys(reader, merged, prim):
                               f"address sets it; leave it out")
         prim.params[param] = str(address)
         prim.address = text
-        console = prim.params.get("console", "7001")
-        if prim.agent == IOC_AGENT and console.isdigit():
-            # The console moves with the IOC too: every IOC keeps port 7001, on its address.
-            prim.params["console"] = f"{address}:{console}"
     if "accept_node_loss" in merged:
         path, raw = merged["accept_node_loss"]
         prim.accept_node_loss = reader.string(path, raw, what="a reason")

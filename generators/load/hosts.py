@@ -11,7 +11,7 @@ line each, `hosts.toml:12:1: keepalived.DUCC_HEAD.vip: why`.
 
     [firewall]
     clients = ["192.0.2.0/24"]    # who may use the services (CA, ACS, archiver, DUCC); [] anyone
-    admin = ["192.0.2.200"]       # ssh and procServ consoles bound off loopback; [] anyone
+    admin = ["192.0.2.200"]       # ssh (IOC consoles are reached through it); [] anyone
                                   # (the ports themselves come from the description: each
                                   # IOC's CA/pvAccess ports or own address, each appliance's)
     admin_ports = [22]

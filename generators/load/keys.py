@@ -455,8 +455,8 @@ HOSTS = Document("Hosts file", "the TOML file ocfgen units, keepalived and firew
         "the nftables rulesets' sources; the ports come from the description", (
             K("clients", "strings", "addresses or networks that may use the services (CA, ACS, "
               "archiver, DUCC)", default=[], otherwise="anyone"),
-            K("admin", "strings", "addresses or networks for ssh and consoles bound off "
-              "loopback", default=[], otherwise="anyone"),
+            K("admin", "strings", "addresses or networks that may reach the administration "
+              "ports (ssh; IOC consoles are reached through it)", default=[], otherwise="anyone"),
             K("admin_ports", "integers", "administration ports (1-65535)", default=[22]),
             K("acs_daemons", "boolean", "also open the ACS container/services daemons (2970, "
               "2980)", default=False),

@@ -136,7 +136,7 @@ def epics_ioc_servers(sources=(), ca_port=EPICS_CA_SERVER_PORT, pva_port=EPICS_P
             Opening("EPICS PVA search", "udp", (EPICS_PVA_BROADCAST_PORT,), tuple(sources)))
 
 
-def ioc_openings(iocs, sources=(), admin_sources=()):
+def ioc_openings(iocs, sources=()):
     """The openings of the IOC resources `iocs` (model Primitives of ocf:ocfpy:epics-ioc).
 
     Each IOC is reached on the ports the agent binds its servers to (the one rule both follow:
@@ -144,13 +144,13 @@ def ioc_openings(iocs, sources=(), admin_sources=()):
     TCP port serves one of them only: the next one serves on a random port no rule can name.
     So every IOC without an address of its own needs ports of its own, distinct from those of
     every other IOC (an IOC bound to its own address still holds its port on the node's
-    wildcard address); that is checked here, naming both IOCs.
+    wildcard address); that is checked here, naming both IOCs. Consoles are on loopback or unix
+    sockets, whatever the IOC's address (agents.epics_ioc.console_of): nothing is opened.
     """
-    from ocfpy.agents.epics_ioc import parse_console, server_endpoints
+    from ocfpy.agents.epics_ioc import console_of, server_endpoints
 
     openings, keys = [], set()
     used = {}  # (protocol word, port) -> (IOC id, has an address of its own)
-    consoles = {}  # (port, on loopback) -> [(IOC id, bind address)]
     for ioc in iocs:
         where = ioc.origin or ioc.id
         address, ca_port, pva_port = server_endpoints(ioc.params)
@@ -170,37 +170,21 @@ def ioc_openings(iocs, sources=(), admin_sources=()):
                 keys.add(key)
                 openings.append(opening)
         try:
-            kind, host, port = parse_console(ioc.params.get("console", "7001"))
+            kind, _, port = console_of(ioc.params.get("console", ""), ioc.id)
         except ValueError as exc:
             raise FirewallError(f"{where}: console {exc}") from None
         if kind == "tcp":
-            if address and ":" not in ioc.params.get("console", "7001"):
-                host = address
-            try:
-                procserv_console(ioc.id, port, host, tuple(admin_sources))
-            except FirewallError as exc:
-                raise FirewallError(f"{where}: {exc}; [firewall] admin names them") from None
-            consoles.setdefault((port, ipaddress.ip_address(host).is_loopback), []).append(
-                (ioc.id, host))
-    # One rule per console port: every IOC with an address of its own has its console on 7001.
-    for (port, _), owners in consoles.items():
-        name = owners[0][0] if len(owners) == 1 else f"{owners[0][0]} and {len(owners) - 1} more"
-        openings.append(procserv_console(name, port, owners[0][1], tuple(admin_sources)))
+            openings.append(procserv_console(ioc.id, port))
     # Beacons to the CA repeater: for CA clients on this node (the archiver, a gateway).
     openings.append(Opening("EPICS CA repeater (beacons)", "udp", (EPICS_CA_REPEATER_PORT,),
                             tuple(sources)))
     return tuple(openings)
 
 
-def procserv_console(name, port, bind="127.0.0.1", admin_sources=()):
-    """A procServ console: on loopback nothing is opened; on another address, admins only."""
-    address = ipaddress.ip_address(bind) if bind not in ("", "0.0.0.0", "::") else None
-    if address is not None and address.is_loopback:
-        return Opening(f"procServ console {name}", "tcp", (port,), loopback_only=True)
-    if not admin_sources:
-        raise FirewallError(f"procServ console {name} listens on {bind or 'every address'}:{port}: "
-                            "name the admin_sources allowed to reach it, or bind it to 127.0.0.1")
-    return Opening(f"procServ console {name}", "tcp", (port,), tuple(admin_sources))
+def procserv_console(name, port):
+    """A procServ console on a TCP port: procServ binds it to 127.0.0.1 whatever address it is
+    given, so nothing is opened (the ruleset says so in a comment)."""
+    return Opening(f"procServ console {name}", "tcp", (port,), loopback_only=True)
 
 
 def archiver(sources=(), appliances=(), webapps=("mgmt", "retrieval"), ports=None,
@@ -393,7 +377,7 @@ def firewall_from_model(cluster, outputs, node):
         elif agent == "ocf:ocfpy:ducc-head":
             add("ducc", ducc(tuple(addresses) + clients if clients else (), clients))
     if iocs:
-        add("iocs", ioc_openings(iocs, clients, tuple(settings.admin)))
+        add("iocs", ioc_openings(iocs, clients))
     if settings.acs_daemons:
         add("acs-daemons", acs_daemons(clients))
     for pair in outputs.pairs:
