@@ -283,13 +283,9 @@ class ArchiverAgent(Agent):
         descriptors: no symlink that somebody planted on the way is followed, and the folder
         is given to `user` through its own descriptor, so a swap cannot redirect the chown."""
         from ocfpy import safefile
+        from ocfpy.nodecheck import user_ids
 
-        owner = None
-        if self.params.user:
-            import pwd
-
-            entry = pwd.getpwnam(self.params.user)
-            owner = (entry.pw_uid, entry.pw_gid)
+        owner = user_ids(self.params.user)
         try:
             created = safefile.make_directory(
                 folder, 0o750, trusted=safefile.trusted_uids((self.params.user,)), owner=owner)

@@ -23,7 +23,7 @@ from ocfpy.service import PidfileService, default_pidfile
 
 
 def console_endpoint(value):
-    """Check a console endpoint: PORT, 127.0.0.1:PORT or unix:PATH."""
+    """Check a console endpoint: PORT, IP:PORT or unix:PATH."""
     parse_console(value)
 
 
@@ -32,13 +32,16 @@ def console_endpoint(value):
 CONSOLE_HOST = "127.0.0.1"
 # The longest path a unix socket address holds (sun_path, less its terminating NUL).
 MAX_SOCKET_PATH = 107
+# After the resource's name in RUN_DIR/epics-ioc: no other file there ends in ".console".
+CONSOLE_SUFFIX = ".console/control"
 
 
 def parse_console(value):
     """('tcp', '127.0.0.1', port) or ('unix', path, None) for a console parameter value.
 
-    IP:PORT is accepted for 127.0.0.1 only (CONSOLE_HOST): a console is reached on the IOC's
-    node, as `ocfpy-ioc attach` does through ssh."""
+    IP:PORT is accepted with a numeric IPv4 address, as procServ accepts it, and means
+    127.0.0.1:PORT all the same (CONSOLE_HOST); console_elsewhere() names such an address. A
+    console is reached on the IOC's node, as `ocfpy-ioc attach` does through ssh."""
     if value.startswith("unix:"):
         path = value[len("unix:"):]
         if not path or "\0" in path:
@@ -46,27 +49,34 @@ def parse_console(value):
         return "unix", path, None
     host, sep, port = value.rpartition(":")
     if not is_digits(port) or not 0 < int(port) < 65536:
-        raise ValueError(f"must be PORT, 127.0.0.1:PORT or unix:PATH with a port 1-65535, not "
-                         f"{value!r}")
-    if sep and host != CONSOLE_HOST:
-        raise ValueError(f"asks for {host}, but procServ binds consoles to 127.0.0.1 only: give "
-                         f"PORT or unix:PATH")
+        raise ValueError(f"must be PORT, IP:PORT or unix:PATH with a port 1-65535, not {value!r}")
+    if sep and not is_dotted_quad(host):
+        raise ValueError(f"must name a numeric IPv4 address (procServ's rule), not {host!r}")
     return "tcp", CONSOLE_HOST, int(port)
+
+
+def console_elsewhere(value):
+    """The address other than 127.0.0.1 that a console value names (procServ binds 127.0.0.1
+    all the same), or ''. Once, ocfgen wrote ADDRESS:7001 for every IOC of its own address:
+    such a resource still starts and stops, its console on 127.0.0.1 as it always was, and
+    ocfgen check refuses the value in a description."""
+    host, sep, _ = value.rpartition(":")
+    return host if sep and not value.startswith("unix:") and host != CONSOLE_HOST else ""
 
 
 def console_socket(instance):
     """The console of the IOC resource `instance` when its console parameter is empty: the
-    unix socket RUN_DIR/epics-ioc/<resource>/control, in a directory of its own that procServ
-    running as `user` can create it in, as procServ's manage-procs keeps
+    unix socket RUN_DIR/epics-ioc/<resource>.console/control, in a directory of its own that
+    procServ running as `user` can create it in, as procServ's manage-procs keeps
     unix:RUNDIR/procserv-NAME/control. One per IOC: no two IOCs on a node can collide."""
     from ocfpy.service import run_path
 
-    path = run_path("epics-ioc", instance, "/control")
+    path = run_path("epics-ioc", instance, CONSOLE_SUFFIX)
     if len(path.encode("utf-8", "surrogateescape")) > MAX_SOCKET_PATH:
         import hashlib
 
         digest = hashlib.sha256(instance.encode("utf-8", "surrogateescape")).hexdigest()[:32]
-        path = run_path("epics-ioc", digest, "/control")
+        path = run_path("epics-ioc", digest, CONSOLE_SUFFIX)
     return path
 
 
@@ -171,11 +181,12 @@ class EpicsIocAgent(Agent):
                   shortdesc="procServ console: empty, PORT or unix:PATH",
                   longdesc="Where procServ's console listens, always on the IOC's node: "
                            "procServ binds a TCP console to 127.0.0.1 whatever address it is "
-                           "given. Empty: the unix socket /run/ocfpy/epics-ioc/<resource>/"
-                           "control, one per IOC (as procServ's manage-procs does), readable "
-                           "by root and `user`. PORT: 127.0.0.1:PORT (each IOC on a node needs "
-                           "its own). unix:PATH a socket of your choosing, unix:@NAME an "
-                           "abstract one. ocfpy-ioc attach reaches any of them."),
+                           "given (IP:PORT is still 127.0.0.1:PORT; start warns). Empty: the "
+                           "unix socket /run/ocfpy/epics-ioc/<resource>.console/control, one "
+                           "per IOC (as procServ's manage-procs does), reachable by root and "
+                           "`user` only. PORT: 127.0.0.1:PORT (each IOC on a node needs its "
+                           "own). unix:PATH a socket of your choosing, unix:@NAME an abstract "
+                           "one. ocfpy-ioc attach reaches any of them."),
         Parameter("address", default="", check=ipv4_address,
                   shortdesc="The IOC's own IPv4 address (its CA and pvAccess servers bind it)",
                   longdesc="An address that moves with the IOC (an IPaddr2 started before it, "
@@ -302,12 +313,28 @@ class EpicsIocAgent(Agent):
         if procserv is None:
             raise OCFError(OCF.ERR_INSTALLED,
                            f"procServ ({self.params.procserv!r}) is not an executable on this node")
+        # _listening_console reads the endpoint back from this layout.
         argv = [procserv, "-f", "--noautorestart", "-q", "-n", self.params.ioc_name,
                 "-c", self.params.boot_dir]
         if self.params.logfile:
             argv += ["-L", self.params.logfile]
         ioc = shlex.split(self.params.ioc_command) if self.params.ioc_command else []
         return argv + [console_text(self._console())] + ioc + [self._startup_path()]
+
+    def _listening_console(self, leader):
+        """Where the running procServ `leader` listens: the endpoint on its command line, which
+        may be older than the console parameter (changed since, or a default of an older
+        agent); the parameter's when the command line does not say."""
+        from ocfpy.identity import arguments
+
+        argv = arguments(leader.pid)
+        at = 10 if argv[8:9] == ["-L"] else 8
+        if argv[6:7] == ["-c"] and len(argv) > at:
+            try:
+                return parse_console(argv[at])
+            except ValueError:
+                pass
+        return self._console()
 
     # Node-local checks.
     def validate(self):
@@ -352,6 +379,11 @@ class EpicsIocAgent(Agent):
             self._create_log_for_user()
         if not self.params.console:
             self._create_console_directory()
+        elif console_elsewhere(self.params.console):
+            self.log.warning(f"console {self.params.console}: procServ listens on "
+                             f"{console_text(self._console())}, not on "
+                             f"{console_elsewhere(self.params.console)}: it binds its console "
+                             f"to 127.0.0.1 whatever address it names")
         leader = self.service.launch(self, self._argv(env), settle=0.2, cwd=self.params.boot_dir,
                                      user=self.params.user, env=env,
                                      logfile=self.params.logfile or "/dev/null")
@@ -363,19 +395,16 @@ class EpicsIocAgent(Agent):
 
     def _create_console_directory(self):
         """The directory of the default console socket: root's, or `user`'s when procServ runs
-        as `user`, so that procServ can create the socket in it; nobody else may enter it."""
+        as `user`, so that procServ can create the socket in it; nobody else may enter it. One
+        that an earlier `user` owned is given to the current one."""
         from ocfpy import safefile
+        from ocfpy.nodecheck import user_ids
+        from ocfpy.service import run_path
 
-        owner = None
-        if self.params.user:
-            import pwd
-
-            entry = pwd.getpwnam(self.params.user)
-            owner = (entry.pw_uid, entry.pw_gid)
         directory = console_socket(self.request.instance).rpartition("/")[0]
         try:
-            safefile.make_directory(directory.rpartition("/")[0], 0o755)
-            safefile.make_directory(directory, 0o700, owner=owner)
+            run_path(self.name, self.request.instance, "", create=True)
+            safefile.claim_directory(directory, 0o700, user_ids(self.params.user) or (0, 0))
         except OSError as exc:
             raise OCFError(OCF.ERR_GENERIC, f"cannot create the console directory {directory}: "
                                             f"{exc}") from None
@@ -387,9 +416,10 @@ class EpicsIocAgent(Agent):
         exactly as it is.
         """
         import os
-        import pwd
 
-        entry = pwd.getpwnam(self.params.user)
+        from ocfpy.nodecheck import user_ids
+
+        uid, gid = user_ids(self.params.user)
         try:
             fd = os.open(self.params.logfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
                          0o640)
@@ -399,7 +429,7 @@ class EpicsIocAgent(Agent):
             raise OCFError(OCF.ERR_GENERIC, f"cannot create logfile {self.params.logfile}: "
                                             f"{exc.strerror}") from None
         try:
-            os.fchown(fd, entry.pw_uid, entry.pw_gid)
+            os.fchown(fd, uid, gid)
         finally:
             os.close(fd)
 
@@ -459,7 +489,7 @@ class EpicsIocAgent(Agent):
                                                           max(0.0, self.remaining()) / 4),
                       give_up_at=self.deadline, log=self.log)
         if leader is not None and iocs and not deaf and self.params.stop_command:
-            self._stop_on_console(iocs)
+            self._stop_on_console(iocs, self._listening_console(leader))
         self.service.terminate(self)
         for ioc in iocs:
             if ioc.alive():
@@ -474,15 +504,16 @@ class EpicsIocAgent(Agent):
 
         BootWatch(self.service.path, self.request.instance, self.log).forget()
 
-    def _stop_on_console(self, iocs):
-        """Type the stop command and give the IOC shutdown_timeout to exit; give up early when
-        the console sends nothing back at all (procServ itself hung)."""
+    def _stop_on_console(self, iocs, endpoint):
+        """Type the stop command on the console at `endpoint` (a parse_console tuple) and give
+        the IOC shutdown_timeout to exit; give up early when the console sends nothing back at
+        all (procServ itself hung)."""
         import time
 
         from ocfpy import wait
 
         grace = min(self.params.shutdown_timeout, max(0.0, self.remaining()) / 2)
-        console = self._type_on_console(self.params.stop_command)
+        console = self._type_on_console(self.params.stop_command, endpoint)
         if console is None:
             return
         # Stay connected while the IOC shuts down: closing a socket with unread data resets
@@ -501,7 +532,7 @@ class EpicsIocAgent(Agent):
 
             wait.until(gone_or_silent, began + grace, 0.05)
             if silent:
-                self.log.warning(f"the IOC console {console_text(self._console())} sent nothing in "
+                self.log.warning(f"the IOC console {console_text(endpoint)} sent nothing in "
                                  f"{CONSOLE_ANSWER:.0f}s: straight to signals")
                 return
             _drain(console)
@@ -520,11 +551,12 @@ class EpicsIocAgent(Agent):
                 iocs.append(identity)
         return iocs
 
-    def _type_on_console(self, line):
-        """Send one line to the IOC through procServ's console: the connection, or None."""
+    def _type_on_console(self, line, endpoint):
+        """Send one line to the IOC through procServ's console at `endpoint`: the connection,
+        or None."""
         import socket
 
-        kind, where, port = self._console()
+        kind, where, port = endpoint
         conn = None
         try:
             if kind == "unix":
@@ -540,8 +572,7 @@ class EpicsIocAgent(Agent):
         except OSError as exc:
             if conn is not None:
                 conn.close()
-            self.log.warning(f"cannot reach the IOC console {console_text(self._console())}: "
-                             f"{exc}")
+            self.log.warning(f"cannot reach the IOC console {console_text(endpoint)}: {exc}")
             return None
         return conn
 

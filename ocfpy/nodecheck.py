@@ -11,14 +11,21 @@ from .codes import OCF, OCFError
 
 def require_user(user):
     """An account that must exist here (empty: run as the agent's own user)."""
+    user_ids(user)
+
+
+def user_ids(user):
+    """(uid, gid) of the account `user`, None for an empty one (the agent's own user);
+    OCFError(ERR_INSTALLED) when this node has no such account."""
     if not user:
-        return
+        return None
     import pwd
 
     try:
-        pwd.getpwnam(user)
+        entry = pwd.getpwnam(user)
     except KeyError:
         raise OCFError(OCF.ERR_INSTALLED, f"user {user!r} does not exist on this node") from None
+    return entry.pw_uid, entry.pw_gid
 
 
 def require_directory(path, what):

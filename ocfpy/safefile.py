@@ -401,6 +401,25 @@ def make_directory(path, mode=0o755, *, trusted=None, owner=None):
         return list(handle.created)
 
 
+def claim_directory(path, mode, owner, *, trusted=None):
+    """Make the directory `path` for `owner` (uid, gid) with `mode`, or give it back to them if
+    it exists under another owner or mode: through its own descriptor, opened without following
+    a link from its parent. The parent is reached safely and must be one nobody but root (or
+    `trusted`) can write, so whoever owns the directory, only root can have put it there."""
+    directory, name = split(path)
+    with Directory(directory, trusted=trusted) as parent:
+        parent.make_subdirectory(name, mode)
+        fd = posix.open(name, _DIR_FLAGS, dir_fd=parent.fd)
+        try:
+            status = posix.fstat(fd)
+            if (status.st_uid, status.st_gid) != tuple(owner):
+                posix.fchown(fd, *owner)
+            if _stat.S_IMODE(status.st_mode) != mode:
+                posix.fchmod(fd, mode)
+        finally:
+            posix.close(fd)
+
+
 def replace_all(files, *, trusted=None, parents=False, parent_mode=0o755, private=True):
     """Write every (path, data, mode) or none of them (`private` as for replace()).
 

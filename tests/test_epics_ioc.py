@@ -390,14 +390,16 @@ def test_ioc_runs_as_the_given_user(shared_scratch, ioc):
 
 def test_default_console_is_a_socket_of_its_own_that_another_user_can_make(shared_scratch, ioc):
     """No console parameter: procServ, here running as nobody, listens on the unix socket
-    /run/ocfpy/epics-ioc/<resource>/control, in a directory of the resource's own that only
-    nobody (and root) may enter; the stop command reaches the IOC through it. One socket per
-    IOC: unlike one console port, no two IOCs on a node can collide."""
+    /run/ocfpy/epics-ioc/<resource>.console/control, in a directory of the resource's own that
+    only nobody (and root) may enter; the stop command reaches the IOC through it. One socket
+    per IOC: unlike one console port, no two IOCs on a node can collide. Run next as root, the
+    directory is taken back for root; a console directory somebody else left there would be
+    refused."""
     import shutil
 
     resource = ioc(base=shared_scratch, user="nobody")
     del resource.params["console"]
-    directory = f"/run/ocfpy/epics-ioc/{resource.name}"
+    directory = f"/run/ocfpy/epics-ioc/{resource.name}.console"
     try:
         server, child = started(resource)
         folder = os.stat(directory)
@@ -407,15 +409,42 @@ def test_default_console_is_a_socket_of_its_own_that_another_user_can_make(share
         assert resource.run("stop").rc == 0
         assert "exited on 'exit()'" in resource.agent_log()
         assert not server.alive() and not child.alive()
+        # The same resource, its user changed: the directory is given back to root (and the
+        # console log is a new one: nobody's own is not root's to append to).
+        del resource.params["user"]
+        resource.params["logfile"] += ".root"
+        server, child = started(resource)
+        folder = os.stat(directory)
+        assert (folder.st_uid, stat.S_IMODE(folder.st_mode)) == (0, 0o700)
+        assert resource.run("stop").rc == 0
+        assert resource.agent_log().count("exited on 'exit()'") == 2
     finally:
         shutil.rmtree(directory, ignore_errors=True)
 
 
+def test_console_naming_another_address_is_on_loopback_all_the_same(ioc):
+    """ADDRESS:PORT, which an older ocfgen wrote for every IOC of its own address: procServ
+    binds 127.0.0.1:PORT whatever address it names, so the resource starts (with a warning)
+    and stops through that console. Stop asks procServ's own command line where it listens:
+    the console parameter changed meanwhile (here back to the default socket) does not keep
+    the stop command from the IOC."""
+    resource = ioc()
+    port = resource.console_port
+    resource.params["console"] = f"192.0.2.1:{port}"
+    server, child = started(resource)
+    assert (f"procServ listens on 127.0.0.1:{port}, not on 192.0.2.1"
+            in resource.agent_log())
+    with socket.create_connection(("127.0.0.1", port), timeout=2.0):
+        pass
+    del resource.params["console"]
+    assert resource.run("stop").rc == 0
+    assert "exited on 'exit()'" in resource.agent_log()
+    assert not server.alive() and not child.alive()
+
+
 @pytest.mark.parametrize("params, rc, reason", [
-    ({"console": "7001x"}, 6, "parameter 'console' must be PORT, 127.0.0.1:PORT or unix:PATH"),
-    ({"console": "localhost:7001"}, 6, "asks for localhost, but procServ binds consoles to"),
-    ({"console": "0.0.0.0:7001"}, 6, "asks for 0.0.0.0, but procServ binds consoles to"),
-    ({"console": "192.0.2.101:7001"}, 6, "127.0.0.1 only: give PORT or unix:PATH"),
+    ({"console": "7001x"}, 6, "parameter 'console' must be PORT, IP:PORT or unix:PATH"),
+    ({"console": "localhost:7001"}, 6, "must name a numeric IPv4 address (procServ's rule)"),
     ({"boot_dir": "relative/dir"}, 6, "parameter 'boot_dir' must be an absolute path"),
     ({"ca_timeout": "50"}, 6, "parameter 'ca_timeout' must be at least 100"),
     ({"heartbeat_pv": "A B"}, 6, "parameter 'heartbeat_pv' is not a Channel Access PV name"),

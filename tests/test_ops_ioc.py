@@ -40,7 +40,6 @@ def iocs(cluster3):
     for rid, name, ca_port, address in (("t-ioc-c", "OPSC", 15940, "127.0.0.2"),
                                         ("t-ioc-d", "OPSD", 15950, "127.0.0.3")):
         spec = services.epics_ioc(rid, boot_root, ioc_name=name, ca_port=ca_port)
-        del spec["params"]["console"]
         spec["params"]["address"] = address
         own.append(spec)
     placed = {"t-ioc-a": "node2", "t-ioc-b": "node3", "t-ioc-c": "node2", "t-ioc-d": "node2"}
@@ -72,7 +71,7 @@ def test_list_shows_where_each_ioc_runs_and_its_last_failure(cluster3, iocs):
     assert found["t-ioc-b"]["nodes"] == ["node3"] and found["t-ioc-b"]["state"] == "Started"
     assert found["t-ioc-a"]["last_failure"] is None
     assert found["t-ioc-c"]["nodes"] == found["t-ioc-d"]["nodes"] == ["node2"]
-    assert found["t-ioc-c"]["console"] == "unix:/run/ocfpy/epics-ioc/t-ioc-c/control"
+    assert found["t-ioc-c"]["console"] == "unix:/run/ocfpy/epics-ioc/t-ioc-c.console/control"
     assert found["t-ioc-a"]["console"] == "127.0.0.1:17960"
 
     child_file = "/run/ocfpy/epics-ioc/t-ioc-a.pid.ioc"

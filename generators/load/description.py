@@ -188,7 +188,8 @@ def read_cluster(reader, doc, cluster):
     node_tables = doc.get("nodes", {})
     reader.node_count = len(node_tables) if isinstance(node_tables, dict) else len(cluster.nodes)
     resources.read(reader, doc, cluster)
-    for check in (resources.check_promotable, resources.check_unique, nodes.fencing_devices):
+    for check in (resources.check_promotable, resources.check_unique, resources.check_consoles,
+                  nodes.fencing_devices):
         with reader.collect():
             check(reader, cluster)
     constraints.read(reader, doc, cluster)

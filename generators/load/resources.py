@@ -465,6 +465,36 @@ def check_unique(reader, cluster):
             seen[key] = prim.id
 
 
+def check_consoles(reader, cluster):
+    """ocf:ocfpy:epics-ioc consoles as procServ binds them (agents.epics_ioc.console_of): on
+    127.0.0.1 whatever address a value names, so such a value is refused, and no two IOCs may
+    share a console port, however they spell it (the second procServ on a node would exit)."""
+    from ocfpy.agents.epics_ioc import console_elsewhere, parse_console
+
+    ports = {}  # port -> (resource, console value)
+    for prim in cluster.primitives:
+        value = prim.params.get("console", "") if prim.agent == addresses.IOC_AGENT else ""
+        if not value:
+            continue
+        path = ("resources", prim.id, "params", "console")
+        with reader.collect():
+            if console_elsewhere(value):
+                reader.fail(path, f"{value!r} names {console_elsewhere(value)}, but procServ binds "
+                                  f"its console to 127.0.0.1 whatever address it names: leave "
+                                  f"console out (the IOC's own unix socket) or give a PORT")
+            try:
+                kind, _, port = parse_console(value)
+            except ValueError:
+                continue  # the parameter's own check says why
+            if kind != "tcp":
+                continue
+            other, spelled = ports.setdefault(port, (prim.id, value))
+            if other != prim.id and spelled != value:  # the same text: check_unique says so
+                reader.fail(path, f"console port {port} is also {other!r}'s ({spelled!r}): "
+                                  f"procServ binds both to 127.0.0.1, so on one node the second "
+                                  f"IOC could not start; give each its own port")
+
+
 def check_promotable(reader, cluster):
     prims = {p.id: p for p in cluster.primitives}
     groups = {g.id: g for g in cluster.groups}

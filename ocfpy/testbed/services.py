@@ -38,14 +38,14 @@ def web(id, port=5480, monitor="2s", deep_monitor="3s", deep_timeout="5s"):
     }
 
 
-def epics_ioc(id, boot_root, ioc_name="DEMO", ca_port=5464, console_port=5470, monitor="2s",
+def epics_ioc(id, boot_root, ioc_name="DEMO", ca_port=5464, console_port=None, monitor="2s",
               deep_monitor="3s"):
     """An EPICS soft IOC (ocfpy/testbed/demo_ioc.py) under procServ with the epics-ioc agent.
 
     Writes iocBoot/ioc<ioc_name>/st.cmd under `boot_root` (a directory every node sees, like
     an NFS-mounted IOC tree). Monitor depth 10 reads <ioc_name>:HEARTBEAT over Channel Access
-    within 1 s, which is what notices a hung IOC. Channel Access and the procServ console use
-    ports of the node's own loopback.
+    within 1 s, which is what notices a hung IOC. Channel Access uses ports of the node's own
+    loopback; the procServ console is the agent's own unix socket, or 127.0.0.1:console_port.
     """
     import os
     import sys
@@ -65,13 +65,13 @@ def epics_ioc(id, boot_root, ioc_name="DEMO", ca_port=5464, console_port=5470, m
             "ioc_name": ioc_name,
             "boot_dir": boot,
             "ioc_command": f"{sys.executable} {ioc}",
-            "console": str(console_port),
             "logfile": os.path.join(boot_root, f"{id}-console.log"),
             "heartbeat_pv": f"{ioc_name}:HEARTBEAT",
             "stop_command": "exit()",
             "shutdown_timeout": "2",
             "ca_timeout": "1000",
             "environment": " ".join(f"{k}={v}" for k, v in env.items()),
+            **({"console": str(console_port)} if console_port else {}),
         },
         "monitor": monitor,
         "ops": [{"name": "monitor", "interval": deep_monitor, "timeout": "5s",
