@@ -23,74 +23,10 @@ from ocfpy.service import PidfileService, default_pidfile
 
 
 def console_endpoint(value):
-    """Check a console endpoint: PORT, IP:PORT or unix:PATH."""
+    """Check a console endpoint: PORT, IP:PORT or unix:PATH (agents.procserv)."""
+    from .procserv import parse_console
+
     parse_console(value)
-
-
-# procServ binds a TCP console to 127.0.0.1 whatever address it is given: only its --allow,
-# which Debian's procServ is built without, would bind another (acceptFactory.cc upstream).
-CONSOLE_HOST = "127.0.0.1"
-# The longest path a unix socket address holds (sun_path, less its terminating NUL).
-MAX_SOCKET_PATH = 107
-# After the resource's name in RUN_DIR/epics-ioc: no other file there ends in ".console".
-CONSOLE_SUFFIX = ".console/control"
-
-
-def parse_console(value):
-    """('tcp', '127.0.0.1', port) or ('unix', path, None) for a console parameter value.
-
-    IP:PORT is accepted with a numeric IPv4 address, as procServ accepts it, and means
-    127.0.0.1:PORT all the same (CONSOLE_HOST); console_elsewhere() names such an address. A
-    console is reached on the IOC's node, as `ocfpy-ioc attach` does through ssh."""
-    if value.startswith("unix:"):
-        path = value[len("unix:"):]
-        if not path or "\0" in path:
-            raise ValueError(f"needs a socket path after 'unix:', not {value!r}")
-        return "unix", path, None
-    host, sep, port = value.rpartition(":")
-    if not is_digits(port) or not 0 < int(port) < 65536:
-        raise ValueError(f"must be PORT, IP:PORT or unix:PATH with a port 1-65535, not {value!r}")
-    if sep and not is_dotted_quad(host):
-        raise ValueError(f"must name a numeric IPv4 address (procServ's rule), not {host!r}")
-    return "tcp", CONSOLE_HOST, int(port)
-
-
-def console_elsewhere(value):
-    """The address other than 127.0.0.1 that a console value names (procServ binds 127.0.0.1
-    all the same), or ''. Once, ocfgen wrote ADDRESS:7001 for every IOC of its own address:
-    such a resource still starts and stops, its console on 127.0.0.1 as it always was, and
-    ocfgen check refuses the value in a description."""
-    host, sep, _ = value.rpartition(":")
-    return host if sep and not value.startswith("unix:") and host != CONSOLE_HOST else ""
-
-
-def console_socket(instance):
-    """The console of the IOC resource `instance` when its console parameter is empty: the
-    unix socket RUN_DIR/epics-ioc/<resource>.console/control, in a directory of its own that
-    procServ running as `user` can create it in, as procServ's manage-procs keeps
-    unix:RUNDIR/procserv-NAME/control. One per IOC: no two IOCs on a node can collide."""
-    from ocfpy.service import run_path
-
-    path = run_path("epics-ioc", instance, CONSOLE_SUFFIX)
-    if len(path.encode("utf-8", "surrogateescape")) > MAX_SOCKET_PATH:
-        import hashlib
-
-        digest = hashlib.sha256(instance.encode("utf-8", "surrogateescape")).hexdigest()[:32]
-        path = run_path("epics-ioc", digest, CONSOLE_SUFFIX)
-    return path
-
-
-def console_text(endpoint):
-    """'unix:PATH' or '127.0.0.1:PORT' for a console_of() answer: procServ's own syntax."""
-    kind, where, port = endpoint
-    return f"unix:{where}" if kind == "unix" else f"{where}:{port}"
-
-
-def console_of(value, instance):
-    """Where procServ's console of the IOC resource `instance` listens, given its console
-    parameter `value`: ('tcp', '127.0.0.1', port) or ('unix', path, None). The agent, ocfgen's
-    firewall and ocfpy-ioc all ask here."""
-    return ("unix", console_socket(instance), None) if not value else parse_console(value)
 
 
 def ipv4_address(value):
@@ -302,6 +238,8 @@ class EpicsIocAgent(Agent):
         return settings
 
     def _console(self):
+        from .procserv import console_of
+
         return console_of(self.params.console, self.request.instance)
 
     def _argv(self, env):
@@ -309,17 +247,15 @@ class EpicsIocAgent(Agent):
 
         from ocfpy.service import find_executable
 
+        from .procserv import command
+
         procserv = find_executable(self.params.procserv, env["PATH"])
         if procserv is None:
             raise OCFError(OCF.ERR_INSTALLED,
                            f"procServ ({self.params.procserv!r}) is not an executable on this node")
-        # _listening_console reads the endpoint back from this layout.
-        argv = [procserv, "-f", "--noautorestart", "-q", "-n", self.params.ioc_name,
-                "-c", self.params.boot_dir]
-        if self.params.logfile:
-            argv += ["-L", self.params.logfile]
         ioc = shlex.split(self.params.ioc_command) if self.params.ioc_command else []
-        return argv + [console_text(self._console())] + ioc + [self._startup_path()]
+        return command(procserv, self.params.ioc_name, self.params.boot_dir, self.params.logfile,
+                       self._console(), [*ioc, self._startup_path()])
 
     def _listening_console(self, leader):
         """Where the running procServ `leader` listens: the endpoint on its command line, which
@@ -327,14 +263,9 @@ class EpicsIocAgent(Agent):
         agent); the parameter's when the command line does not say."""
         from ocfpy.identity import arguments
 
-        argv = arguments(leader.pid)
-        at = 10 if argv[8:9] == ["-L"] else 8
-        if argv[6:7] == ["-c"] and len(argv) > at:
-            try:
-                return parse_console(argv[at])
-            except ValueError:
-                pass
-        return self._console()
+        from .procserv import endpoint_of
+
+        return endpoint_of(arguments(leader.pid)) or self._console()
 
     # Node-local checks.
     def validate(self):
@@ -377,13 +308,15 @@ class EpicsIocAgent(Agent):
         env = self._environment()
         if self.params.logfile and self.params.user:
             self._create_log_for_user()
+        from . import procserv
+
         if not self.params.console:
             self._create_console_directory()
-        elif console_elsewhere(self.params.console):
+        elif procserv.console_elsewhere(self.params.console):
             self.log.warning(f"console {self.params.console}: procServ listens on "
-                             f"{console_text(self._console())}, not on "
-                             f"{console_elsewhere(self.params.console)}: it binds its console "
-                             f"to 127.0.0.1 whatever address it names")
+                             f"{procserv.console_text(self._console())}, not on "
+                             f"{procserv.console_elsewhere(self.params.console)}: it binds its "
+                             f"console to 127.0.0.1 whatever address it names")
         leader = self.service.launch(self, self._argv(env), settle=0.2, cwd=self.params.boot_dir,
                                      user=self.params.user, env=env,
                                      logfile=self.params.logfile or "/dev/null")
@@ -400,6 +333,8 @@ class EpicsIocAgent(Agent):
         from ocfpy import safefile
         from ocfpy.nodecheck import user_ids
         from ocfpy.service import run_path
+
+        from .procserv import console_socket
 
         directory = console_socket(self.request.instance).rpartition("/")[0]
         try:
@@ -512,6 +447,8 @@ class EpicsIocAgent(Agent):
 
         from ocfpy import wait
 
+        from .procserv import CONSOLE_ANSWER, console_text, drain
+
         grace = min(self.params.shutdown_timeout, max(0.0, self.remaining()) / 2)
         console = self._type_on_console(self.params.stop_command, endpoint)
         if console is None:
@@ -526,7 +463,7 @@ class EpicsIocAgent(Agent):
                 nonlocal heard, silent
                 if not any(i.alive() for i in iocs):
                     return True
-                heard += _drain(console)
+                heard += drain(console)
                 silent = not heard and time.monotonic() > began + CONSOLE_ANSWER
                 return silent
 
@@ -535,7 +472,7 @@ class EpicsIocAgent(Agent):
                 self.log.warning(f"the IOC console {console_text(endpoint)} sent nothing in "
                                  f"{CONSOLE_ANSWER:.0f}s: straight to signals")
                 return
-            _drain(console)
+            drain(console)
         if not any(i.alive() for i in iocs):
             self.log.info(f"IOC {self.params.ioc_name} exited on {self.params.stop_command!r}")
 
@@ -554,18 +491,11 @@ class EpicsIocAgent(Agent):
     def _type_on_console(self, line, endpoint):
         """Send one line to the IOC through procServ's console at `endpoint`: the connection,
         or None."""
-        import socket
+        from .procserv import connect, console_text
 
-        kind, where, port = endpoint
         conn = None
         try:
-            if kind == "unix":
-                address = "\0" + where[1:] if where.startswith("@") else where
-                conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                conn.settimeout(1.0)
-                conn.connect(address)
-            else:
-                conn = socket.create_connection((where, port), timeout=1.0)
+            conn = connect(endpoint, 1.0)
             # A blank line first ends anything half-typed on the console.
             conn.sendall(f"\r\n{line}\r\n".encode())
             conn.setblocking(False)
@@ -746,23 +676,6 @@ def _remove_heartbeat(path):
         safefile.remove(path, ours)
     except (OSError, ValueError):
         pass
-
-
-# Seconds a console may stay silent after a line is typed (procServ greets and echoes at once).
-CONSOLE_ANSWER = 2.0
-
-
-def _drain(conn):
-    """Read whatever the console sent, without blocking; the number of bytes read."""
-    count = 0
-    try:
-        while True:
-            data = conn.recv(65536)
-            if not data:
-                return count
-            count += len(data)
-    except OSError:
-        return count
 
 
 def _children(pid):

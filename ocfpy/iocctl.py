@@ -137,7 +137,7 @@ def failure_text(failure):
 def _console(value, resource):
     """procServ's own 'unix:PATH' or '127.0.0.1:PORT' for the console parameter `value` of
     IOC `resource`; the value itself when it is not one (attach says why)."""
-    from .agents.epics_ioc import console_of, console_text
+    from .agents.procserv import console_of, console_text
 
     try:
         return console_text(console_of(value, resource))
@@ -147,7 +147,7 @@ def _console(value, resource):
 
 def console_address(ioc):
     """The parse_console tuple of the IOC's console, on its node; IocError when unreadable."""
-    from .agents.epics_ioc import parse_console
+    from .agents.procserv import parse_console
 
     try:
         return parse_console(ioc.console)
@@ -174,21 +174,17 @@ def relay(address, write=False, seconds=None, stdin=None, stdout=None):
     """Copy the console at `address` (a parse_console tuple) to stdout, and stdin to it when
     `write`, until the console closes, stdin ends (write) or `seconds` pass."""
     import selectors
-    import socket
     import time
+
+    from .agents.procserv import connect, console_text
 
     stdin = stdin if stdin is not None else sys.stdin.buffer
     stdout = stdout if stdout is not None else sys.stdout.buffer
-    kind, host, port = address
     try:
-        if kind == "unix":
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            sock.connect("\0" + host[1:] if host.startswith("@") else host)
-        else:
-            sock = socket.create_connection((host, port), timeout=10)
+        sock = connect(address, 10)
     except OSError as exc:
-        where = host if kind == "unix" else f"{host}:{port}"
-        raise IocError(f"cannot connect to the console at {where}: {exc.strerror}") from None
+        raise IocError(f"cannot connect to the console at {console_text(address)}: "
+                       f"{exc.strerror}") from None
     deadline = None if seconds is None else time.monotonic() + seconds
     state = [0]
     with sock, selectors.DefaultSelector() as selector:
@@ -272,7 +268,7 @@ def cmd_log(cluster, args):
 
 
 def cmd_relay(args):
-    from .agents.epics_ioc import parse_console
+    from .agents.procserv import parse_console
 
     try:
         address = parse_console(args.console)

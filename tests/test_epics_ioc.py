@@ -162,7 +162,7 @@ def test_life_cycle_heartbeat_over_channel_access_and_clean_stop(ioc):
         loaded = monitor_imports(resource, level)
         assert not loaded & HEAVY, level
         if level == 0:  # within 0.65x `python3 -c pass`: not even os (docs/design.md)
-            assert not loaded & {"os", "_collections_abc"}, loaded
+            assert not loaded & {"os", "_collections_abc", "ocfpy.agents.procserv"}, loaded
     # The agent's CA client spawned no repeater: the repeater port is still free.
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", resource.ca_port + 1))

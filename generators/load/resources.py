@@ -466,10 +466,10 @@ def check_unique(reader, cluster):
 
 
 def check_consoles(reader, cluster):
-    """ocf:ocfpy:epics-ioc consoles as procServ binds them (agents.epics_ioc.console_of): on
+    """ocf:ocfpy:epics-ioc consoles as procServ binds them (agents.procserv.console_of): on
     127.0.0.1 whatever address a value names, so such a value is refused, and no two IOCs may
     share a console port, however they spell it (the second procServ on a node would exit)."""
-    from ocfpy.agents.epics_ioc import console_elsewhere, parse_console
+    from ocfpy.agents.procserv import console_elsewhere, parse_console
 
     ports = {}  # port -> (resource, console value)
     for prim in cluster.primitives:

@@ -145,9 +145,10 @@ def ioc_openings(iocs, sources=()):
     So every IOC without an address of its own needs ports of its own, distinct from those of
     every other IOC (an IOC bound to its own address still holds its port on the node's
     wildcard address); that is checked here, naming both IOCs. Consoles are on loopback or unix
-    sockets, whatever the IOC's address (agents.epics_ioc.console_of): nothing is opened.
+    sockets, whatever the IOC's address (agents.procserv.console_of): nothing is opened.
     """
-    from ocfpy.agents.epics_ioc import console_of, server_endpoints
+    from ocfpy.agents.epics_ioc import server_endpoints
+    from ocfpy.agents.procserv import console_of
 
     openings, keys = [], set()
     used = {}  # (protocol word, port) -> (IOC id, has an address of its own)
