@@ -410,10 +410,11 @@ class EpicsIocAgent(Agent):
         leader = self.service.leader()
         iocs = self._live_iocs(leader)
         deaf = [(ioc, why) for ioc in iocs for why in (cannot_obey(ioc),) if why]
-        if leader is not None and cannot_obey(leader):
-            self.log.warning(f"procServ pid {leader.pid} is {cannot_obey(leader)}: its console "
-                             "cannot pass the stop command on; straight to signals")
-            deaf.append((leader, cannot_obey(leader)))
+        why = cannot_obey(leader) if leader is not None else None
+        if why:
+            self.log.warning(f"procServ pid {leader.pid} is {why}: its console cannot pass the "
+                             "stop command on; straight to signals")
+            deaf.append((leader, why))
         for ioc, why in deaf:
             if ioc is leader:
                 continue  # stopped below, with its session
@@ -621,12 +622,10 @@ class EpicsIocAgent(Agent):
     def _ca_read(self, pvs, timeout, child):
         """{pv: first element of its value} for the non-empty names in `pvs`, read by
         ocfpy.ca within `timeout`; OCFError(ERR_GENERIC) naming the PV and why not."""
-        import os
-
         from ocfpy import ca
 
         # The agent's CA client follows the IOC's EPICS_CA_* settings (ports, address list).
-        environ = dict(os.environ)
+        environ = dict(self.request.environ)
         environ.update(self._ca_client_settings())
         names = [pv for pv in pvs if pv]
         try:
