@@ -22,11 +22,10 @@ READ = ("import sys; from caproto.sync.client import read; "
         "print(int(read(sys.argv[1], timeout=3, repeater=False).data[0]))")
 
 
-def group_from_ocfgen(tmp_path, rid, name, boot, nodes):
-    """The <group> `ocfgen build` makes of an IOC resource with an address."""
-    lines = ['[cluster]\nname = "addr"\n[properties]\nstonith-enabled = false\n']
-    lines += [f'[nodes.{node}]\naddresses = ["10.254.0.{i}"]\n'
-              for i, node in enumerate(nodes, start=1)]
+def group_from_ocfgen(tmp_path, rid, name, boot, cluster):
+    """The <group> `ocfgen build` makes of an IOC resource with an address, described in the
+    test cluster's own description (its nodes, options and fencing: stonith on)."""
+    lines = [cluster.description()]
     lines.append(f'[resources.{rid}]\nagent = "ocf:ocfpy:epics-ioc"\n'
                  f'address = "{IOC_ADDRESS}/24"\n'
                  f'ops = [{{ name = "monitor", interval = "5s", timeout = "20s", '
@@ -64,7 +63,7 @@ def test_a_client_naming_only_the_ioc_address_reads_it_again_after_failover(clus
     boot.mkdir()
     (boot / "st.cmd").write_text(f'epicsEnvSet("IOCNAME", "{name}")\n')
     tmp_path.chmod(0o755)
-    xml = group_from_ocfgen(tmp_path, rid, name, boot, cluster3.nodes)
+    xml = group_from_ocfgen(tmp_path, rid, name, boot, cluster3)
     assert hub(cluster3, ["ip", "addr", "add", f"{CLIENT_ADDRESS}/24", "dev", "br0"]).returncode == 0
     group = f"{rid}-group"
     try:

@@ -139,6 +139,12 @@ CASES = [
      "30:1", "location[0].rule", "cannot read 'ioc-host equals true'"),
     ("mixed-rule", BASE + "\n[[location]]\nresource = \"d1\"\nrule = \"a eq 1 and b eq 2 or "
      "c eq 3\"\n", "30:1", "location[0].rule", "not both"),
+    ("order-pair-and-sets", BASE + "\n[[order]]\nfirst = \"d1\"\nsets = [{ resources = "
+     "[\"d1\", \"d2\"] }]\n", "29:1", "order[0].first",
+     "an order has either first/then or sets, not both"),
+    ("colocation-pair-and-sets", BASE + "\n[[colocation]]\nwith_role = \"Promoted\"\nsets = "
+     "[{ resources = [\"d1\", \"d2\"] }]\n", "29:1", "colocation[0].with_role",
+     "a colocation has either resource/with or sets, not both"),
     ("clone-max-absurd", BASE + "\n[clones.c]\nresource = \"d1\"\nmeta = { clone-max = 662553 }\n",
      "30:10", "clones.c.meta.clone-max", "more instances than 2 node(s)"),
     ("time-option", BASE.replace("stonith-enabled = false",

@@ -108,12 +108,8 @@ def read_order(reader, targets, index, raw):
     if "symmetrical" in spec:
         order.symmetrical = reader.boolean(path + ("symmetrical",), spec["symmetrical"])
     if "sets" in spec:
-        for key in ("first", "then", "first_action", "then_action"):
-            if key in spec:
-                reader.fail(path + (key,), "an order has either first/then or sets, not both")
-        order.sets = resource_sets(reader, targets, path + ("sets",), spec["sets"], "order")
-        names = "_set_".join("_".join(s.resources) for s in order.sets)
-        order.id = constraint_id(reader, path, spec, f"pcs_rsc_order_set_{names}")
+        order.sets, order.id = set_constraint(reader, targets, path, spec, "order",
+                                              ("first", "then", "first_action", "then_action"))
         return order
     for key in ("first", "then"):
         if key not in spec:
@@ -130,6 +126,19 @@ def read_order(reader, targets, index, raw):
     return order
 
 
+def set_constraint(reader, targets, path, spec, kind, pair_keys):
+    """(sets, id) of an order or colocation written with `sets`; the keys of its pair form
+    (`pair_keys`, the two it names first) are refused beside them. The id defaults to pcs's
+    pcs_rsc_<kind>_set_<members>."""
+    for key in pair_keys:
+        if key in spec:
+            reader.fail(path + (key,), f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} has either "
+                                       f"{pair_keys[0]}/{pair_keys[1]} or sets, not both")
+    sets = resource_sets(reader, targets, path + ("sets",), spec["sets"], kind)
+    names = "_set_".join("_".join(s.resources) for s in sets)
+    return sets, constraint_id(reader, path, spec, f"pcs_rsc_{kind}_set_{names}")
+
+
 def read_colocation(reader, targets, index, raw):
     path = ("colocation", index)
     spec = reader.table(path, raw, DESCRIPTION.allowed("colocation"))
@@ -137,13 +146,8 @@ def read_colocation(reader, targets, index, raw):
     if "score" in spec:
         col.score = reader.score(path + ("score",), spec["score"])
     if "sets" in spec:
-        for key in ("resource", "with", "role", "with_role"):
-            if key in spec:
-                reader.fail(path + (key,), "a colocation has either resource/with or sets, "
-                                           "not both")
-        col.sets = resource_sets(reader, targets, path + ("sets",), spec["sets"], "colocation")
-        names = "_set_".join("_".join(s.resources) for s in col.sets)
-        col.id = constraint_id(reader, path, spec, f"pcs_rsc_colocation_set_{names}")
+        col.sets, col.id = set_constraint(reader, targets, path, spec, "colocation",
+                                          ("resource", "with", "role", "with_role"))
         return col
     for key in ("resource", "with"):
         if key not in spec:
